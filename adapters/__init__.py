@@ -1,0 +1,1 @@
+"""Platform adapters: one subpackage per platform behind the contract in `base`."""

@@ -1,0 +1,1 @@
+"""Custom-shop adapter: canonical events signed with the Standard Webhooks scheme."""

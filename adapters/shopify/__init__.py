@@ -1,0 +1,1 @@
+"""Shopify adapter (OAuth, GraphQL client, webhooks, normalizers, extensions): the Shopify issue."""

@@ -1,0 +1,1 @@
+"""WooCommerce adapter (key flow, REST client, webhooks, WordPress plugin)."""

@@ -1,0 +1,134 @@
+"""Accounts, their stores, and their API keys. Every store lookup is scoped by account.
+
+API keys look like `prc_<prefix>_<secret>`: the prefix finds the row, the secret is compared
+in constant time against its sha256 (a slow KDF adds nothing to a 256-bit random secret).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from parcours import tables as t
+from parcours.errors import AuthError, NotFoundError, ValidationError
+from parcours.recorder import StoreRef
+from parcours.rules import DEFAULT_RULES, JourneyRules
+
+STORE_KEY = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+PLATFORMS = ("shopify", "woocommerce", "custom")
+_KEY_FORMAT = re.compile(r"^prc_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+
+
+@dataclass(frozen=True)
+class StoreInfo:
+    id: int
+    key: str
+    account: str
+    platform: str
+    name: str
+    created_at: datetime
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def ensure_account(conn: Connection, name: str, kind: str = "merchant") -> int:
+    """The id of the account called `name`, created if needed."""
+    found = conn.execute(select(t.accounts.c.id).where(t.accounts.c.name == name)).scalar()
+    if found is not None:
+        return int(found)
+    return int(conn.execute(insert(t.accounts).values(name=name, kind=kind, created_at=_now())
+                            .returning(t.accounts.c.id)).scalar_one())
+
+
+def create_store(conn: Connection, key: str, *, account: str, platform: str = "custom",
+                 name: str | None = None, domain: str | None = None) -> StoreInfo:
+    errors: dict[str, Any] = {}
+    if not STORE_KEY.match(key):
+        errors["key"] = ["2-63 characters: lower-case letters, digits and '-'"]
+    if platform not in PLATFORMS:
+        errors["platform"] = [f"must be one of: {', '.join(PLATFORMS)}"]
+    if not errors and conn.execute(select(t.stores.c.id).where(t.stores.c.key == key)).first():
+        errors["key"] = [f"a store {key!r} already exists"]
+    if errors:
+        raise ValidationError("cannot add the store", errors)
+    account_id = ensure_account(conn, account)
+    row = conn.execute(insert(t.stores).values(
+        key=key, account_id=account_id, platform=platform, name=name or key, domain=domain,
+        timezone="UTC", created_at=_now()).returning(t.stores.c.id, t.stores.c.created_at)).one()
+    return StoreInfo(row.id, key, account, platform, name or key, row.created_at)
+
+
+def list_stores(conn: Connection, account_id: int | None = None) -> list[StoreInfo]:
+    s, a = t.stores, t.accounts
+    query = (select(s.c.id, s.c.key, a.c.name.label("account"), s.c.platform, s.c.name,
+                    s.c.created_at).join(a, a.c.id == s.c.account_id).order_by(s.c.key))
+    if account_id is not None:
+        query = query.where(s.c.account_id == account_id)
+    return [StoreInfo(*row) for row in conn.execute(query)]
+
+
+def remove_store(conn: Connection, key: str) -> None:
+    """Delete a store and, through the foreign keys, everything recorded for it."""
+    store = get_store(conn, key)
+    for table in (t.inbox, t.events, t.identities, t.journeys, t.resource_states,
+                  t.event_rollups, t.journey_rollups, t.order_rollups,
+                  t.conversion_time_rollups, t.customer_rollups, t.stage_rollups, t.profiles):
+        conn.execute(delete(table).where(table.c.store_id == store.id))
+    conn.execute(delete(t.stores).where(t.stores.c.id == store.id))
+
+
+def get_store(conn: Connection, key: str, account_id: int | None = None) -> StoreRef:
+    """The store `key`; with `account_id`, only if that account owns it (else not found)."""
+    query = select(t.stores.c.id, t.stores.c.rules).where(t.stores.c.key == key)
+    if account_id is not None:
+        query = query.where(t.stores.c.account_id == account_id)
+    row = conn.execute(query).first()
+    if row is None:
+        raise NotFoundError(f"no store {key!r}" + (" for this API key" if account_id else ""))
+    rules = DEFAULT_RULES if row.rules is None else JourneyRules.from_dict(row.rules)
+    return StoreRef(row.id, key, rules)
+
+
+def create_api_key(conn: Connection, account: str, name: str = "default") -> str:
+    """A new key for `account`; the only time its secret is visible."""
+    account_id = ensure_account(conn, account)
+    prefix, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+    conn.execute(insert(t.api_keys).values(
+        account_id=account_id, prefix=prefix, name=name, created_at=_now(),
+        secret_hash=hashlib.sha256(secret.encode()).hexdigest()))
+    return f"prc_{prefix}_{secret}"
+
+
+def revoke_api_key(conn: Connection, key_or_prefix: str) -> None:
+    match = _KEY_FORMAT.match(key_or_prefix)
+    prefix = match.group(1) if match else key_or_prefix
+    done = conn.execute(update(t.api_keys).where(t.api_keys.c.prefix == prefix,
+                                                 t.api_keys.c.revoked_at.is_(None))
+                        .values(revoked_at=_now()))
+    if done.rowcount == 0:
+        raise NotFoundError(f"no active API key with prefix {prefix!r}")
+
+
+def authenticate(conn: Connection, token: str) -> int:
+    """The account id an API key belongs to; AuthError for anything else."""
+    match = _KEY_FORMAT.match(token)
+    if match is None:
+        raise AuthError("malformed API key (expected prc_<prefix>_<secret>)")
+    row = conn.execute(select(t.api_keys.c.account_id, t.api_keys.c.secret_hash,
+                              t.api_keys.c.revoked_at)
+                       .where(t.api_keys.c.prefix == match.group(1))).first()
+    digest = hashlib.sha256(match.group(2).encode()).hexdigest()
+    if row is None or not hmac.compare_digest(digest, row.secret_hash):
+        raise AuthError("invalid API key")
+    if row.revoked_at is not None:
+        raise AuthError("this API key was revoked")
+    return int(row.account_id)

@@ -1,0 +1,130 @@
+"""JSON API v1: reports of one store, its profiles, and event intake. API-key authenticated.
+
+Every route resolves the store through the caller's account: a key never sees, nor learns the
+existence of, another account's store (404, as for a store that does not exist).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request
+from marshmallow import Schema, fields, validates_schema
+from marshmallow import ValidationError as SchemaError
+
+from parcours import reports
+from parcours.accounts import authenticate, get_store
+from parcours.db import Database
+from parcours.errors import AuthError, ValidationError
+from parcours.events import load_events
+from parcours.inbox import receive
+from parcours.recorder import StoreRef
+
+api_v1 = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+MAX_PERIOD_DAYS = 731
+
+
+def _db() -> Database:
+    return current_app.extensions["parcours.db"]  # type: ignore[no-any-return]
+
+
+@api_v1.before_request
+def _authenticate() -> None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise AuthError("missing API key: send 'Authorization: Bearer <key>'")
+    with _db().read() as conn:
+        g.account_id = authenticate(conn, token.strip())
+
+
+def _store(key: str) -> StoreRef:
+    with _db().read() as conn:
+        return get_store(conn, key, account_id=g.account_id)
+
+
+class PeriodSchema(Schema):
+    start = fields.Date(data_key="from", load_default=None)
+    end = fields.Date(data_key="to", load_default=None)
+
+    @validates_schema
+    def _order(self, data: dict[str, Any], **_: Any) -> None:
+        start, end = data.get("start"), data.get("end")
+        if start and end and start > end:
+            raise SchemaError("must not be after 'to'", "from")
+        if start and end and (end - start).days > MAX_PERIOD_DAYS:
+            raise SchemaError(f"the period is limited to {MAX_PERIOD_DAYS} days", "from")
+
+
+def _period() -> reports.Period:
+    """?from=&to= as inclusive ISO dates; default: the 30 days up to today (UTC)."""
+    try:
+        data = PeriodSchema().load(request.args)
+    except SchemaError as exc:
+        raise ValidationError("invalid period", exc.normalized_messages()) from None
+    end: date = data["end"] or (data["start"] + timedelta(days=29) if data["start"]
+                                else datetime.now(UTC).date())
+    start: date = data["start"] or end - timedelta(days=29)
+    return reports.Period(start, end)
+
+
+@api_v1.get("/stores/<store>/funnel")
+def funnel(store: str) -> Any:
+    ref, period = _store(store), _period()
+    with _db().read() as conn:
+        return jsonify(reports.funnel(conn, ref, period))
+
+
+@api_v1.get("/stores/<store>/stages")
+def stages(store: str) -> Any:
+    ref, period = _store(store), _period()
+    with _db().read() as conn:
+        return jsonify(reports.stages(conn, ref, period))
+
+
+@api_v1.get("/stores/<store>/kpis")
+def kpis(store: str) -> Any:
+    ref, period = _store(store), _period()
+    with _db().read() as conn:
+        return jsonify(reports.kpis(conn, ref, period))
+
+
+@api_v1.get("/stores/<store>/profiles/<int:profile_id>")
+def profile(store: str, profile_id: int) -> Any:
+    ref = _store(store)
+    with _db().read() as conn:
+        return jsonify(reports.profile(conn, ref, profile_id))
+
+
+@api_v1.post("/stores/<store>/events")
+def events(store: str) -> Any:
+    """Accept a batch `{"events": [...]}`, all or nothing.
+
+    Every record is validated before anything is stored; one bad record rejects the batch
+    (422, naming each bad record and field). A valid batch is written to the inbox and
+    acknowledged with 202; the worker records it. Posting the same body again is a no-op.
+    """
+    ref = _store(store)
+    body = request.get_data(cache=False)
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise ValidationError("the body is not valid JSON", {"body": [str(exc)]}) from None
+    records = payload.get("events") if isinstance(payload, dict) else None
+    if not isinstance(records, list) or not records:
+        raise ValidationError("invalid body", {"events": ["a non-empty list is required"]})
+    limit = int(current_app.config["MAX_EVENTS_PER_REQUEST"])
+    if len(records) > limit:
+        raise ValidationError("too many events",
+                              {"events": [f"{len(records)} events, the limit is {limit}"]})
+    load_events(ref.key, records)
+    digest = hashlib.sha256(body).hexdigest()
+    with _db().write() as conn:
+        new = receive(conn, store_id=ref.id, source="api", topic="events",
+                      delivery_key=f"api:{ref.key}:{digest}", body=body)
+    if new:
+        current_app.extensions["parcours.jobs"].wake()
+    return jsonify(accepted=len(records), duplicate=not new), 202

@@ -1,0 +1,75 @@
+"""The Flask application factory.
+
+Configuration comes from `PARCOURS_*` environment variables (Flask's `from_prefixed_env`), then
+from the mapping given to `create_app` (tests). Nothing secret has a default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, jsonify
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
+
+from parcours.api import api_v1
+from parcours.db import Database
+from parcours.errors import AuthError, NotFoundError, ParcoursError, ValidationError
+from parcours.jobs import Jobs
+
+DEFAULTS: dict[str, Any] = {
+    "DATABASE_URL": None,  # default: SQLite file in the instance folder
+    "REDIS_URL": None,  # default: SqliteHuey in the instance folder
+    "JOBS_IMMEDIATE": False,  # run jobs in the request (tests only)
+    "INBOX_BATCH": 500,
+    "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+    "MAX_EVENTS_PER_REQUEST": 1000,
+}
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask("parcours", instance_path=os.environ.get("PARCOURS_INSTANCE_PATH") or None)
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("PARCOURS")
+    if config:
+        app.config.from_mapping(config)
+    Database().init_app(app)
+    Jobs().init_app(app)
+    app.register_blueprint(api_v1)
+    _register_errors(app)
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        db: Database = app.extensions["parcours.db"]
+        try:
+            with db.read() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:
+            return jsonify(status="error", database="unreachable"), 503
+        return jsonify(status="ok")
+
+    return app
+
+
+def error_response(status: int, message: str, fields: Mapping[str, Any] | None = None) -> Any:
+    body: dict[str, Any] = {"message": message}
+    if fields:
+        body["fields"] = dict(fields)
+    return jsonify(error=body), status
+
+
+def _register_errors(app: Flask) -> None:
+    statuses = {ValidationError: 422, NotFoundError: 404, AuthError: 401}
+
+    @app.errorhandler(ParcoursError)
+    def _parcours(exc: ParcoursError) -> Any:
+        status = next((s for kind, s in statuses.items() if isinstance(exc, kind)), 500)
+        fields = exc.errors if isinstance(exc, ValidationError) else None
+        message = exc.args[0] if exc.args else type(exc).__name__
+        return error_response(status, str(message), fields)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Any:
+        return error_response(exc.code or 500, exc.description or exc.name)

@@ -1,0 +1,1 @@
+"""Alembic migrations for the Parcours schema (run with `parcours db upgrade`)."""

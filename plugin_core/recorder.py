@@ -1,0 +1,374 @@
+"""Record canonical events: profiles, identities, events, journeys, resource states and rollups,
+all in the caller's transaction, in a handful of bulk statements per batch.
+
+For each batch:
+1. drop events already stored (ids are deterministic); a known fact seen with an earlier time
+   moves to that time, so the earliest report of a fact wins whatever the arrival order;
+2. stitch identities into profiles: events sharing any identity belong to one profile, and
+   profiles that an event links are merged into the oldest;
+3. apply each profile's new events: in order when they come after everything the profile has
+   seen (the fast path), otherwise refold the profile from all its stored events;
+4. write the journeys that changed, and add to the rollups the difference between each touched
+   profile's contribution after and before (rollups.py).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+
+from parcours import tables as t
+from parcours.db import chunks, upsert
+from parcours.events import JourneyEvent, Resource
+from parcours.journey import Journey, ProfileJourneys, fold, path_code, path_stages
+from parcours.rollups import Contribution, contribution, difference
+from parcours.rules import DEFAULT_RULES, JourneyRules
+
+
+@dataclass(frozen=True)
+class StoreRef:
+    id: int
+    key: str
+    rules: JourneyRules = DEFAULT_RULES
+
+
+@dataclass
+class RecordResult:
+    recorded: int = 0
+    duplicates: int = 0
+    profiles_created: int = 0
+    merged: int = 0
+    refolded: int = 0
+    profile_ids: set[int] = field(default_factory=set)
+
+
+@dataclass
+class _Batch:
+    """Working state of one `record` call."""
+
+    store: StoreRef
+    now: datetime
+    result: RecordResult = field(default_factory=RecordResult)
+    owner: dict[str, int] = field(default_factory=dict)  # event id -> profile id
+    refold: set[int] = field(default_factory=set)
+    merged_into: dict[int, int] = field(default_factory=dict)  # loser -> survivor
+    event_deltas: defaultdict[tuple[date, int, str], int] = field(
+        default_factory=lambda: defaultdict(int))
+
+
+def record(conn: Connection, store: StoreRef, events: Iterable[JourneyEvent],
+           now: datetime | None = None) -> RecordResult:
+    batch = _Batch(store, now or datetime.now(UTC))
+    fresh = _drop_known(conn, batch, _earliest_per_id(events))
+    if not fresh and not batch.refold:
+        return batch.result
+    _resolve_profiles(conn, batch, fresh)
+    touched = set(batch.owner.values()) | batch.refold | set(batch.merged_into)
+    states = _load_states(conn, touched)
+    before = {pid: contribution(state) for pid, state in states.items()}
+    old_rows = {pid: [_journey_row(batch.store, pid, j) for j in s.journeys]
+                for pid, s in states.items()}
+    _merge_profiles(conn, batch)
+    _insert_events(conn, batch, fresh)
+
+    by_profile: defaultdict[int, list[JourneyEvent]] = defaultdict(list)
+    for event in fresh:
+        by_profile[batch.owner[event.id]].append(event)
+    survivors = touched - set(batch.merged_into)
+    for pid in survivors:
+        state = states.setdefault(pid, ProfileJourneys())
+        new = sorted(by_profile.get(pid, ()), key=lambda e: (e.occurred_at, e.id))
+        if pid not in batch.refold and (not new or state.accepts_in_order(new[0])):
+            for event in new:
+                state.apply(event, store.rules)
+        else:
+            batch.refold.add(pid)
+    for pid, events_of_profile in _stored_events(conn, batch, batch.refold & survivors).items():
+        states[pid] = fold(events_of_profile, store.rules)
+    batch.result.refolded = len(batch.refold & survivors)
+
+    delta: Contribution = {}
+    for pid in touched:
+        after = contribution(states[pid]) if pid in survivors else {}
+        for key, value in difference(after, before.get(pid, {})).items():
+            delta[key] = delta.get(key, 0) + value
+    _write_journeys(conn, batch, {pid: states[pid] for pid in survivors}, old_rows)
+    _write_profiles(conn, {pid: states[pid] for pid in survivors})
+    _write_rollups(conn, batch, delta)
+    _write_resources(conn, batch, fresh)
+    batch.result.recorded = len(fresh)
+    batch.result.profile_ids = survivors
+    return batch.result
+
+
+def _earliest_per_id(events: Iterable[JourneyEvent]) -> dict[str, JourneyEvent]:
+    unique: dict[str, JourneyEvent] = {}
+    for event in events:
+        seen = unique.get(event.id)
+        if seen is None or event.occurred_at < seen.occurred_at:
+            unique[event.id] = event
+    return unique
+
+
+def _drop_known(conn: Connection, batch: _Batch, unique: dict[str, JourneyEvent]
+                ) -> list[JourneyEvent]:
+    ev = t.events
+    known: dict[str, tuple[datetime, int, str]] = {}
+    for part in chunks(list(unique)):
+        rows = conn.execute(select(ev.c.id, ev.c.occurred_at, ev.c.profile_id, ev.c.name)
+                            .where(ev.c.store_id == batch.store.id, ev.c.id.in_(part)))
+        known.update({r.id: (r.occurred_at, r.profile_id, r.name) for r in rows})
+    fresh = []
+    for event_id, event in unique.items():
+        if event_id not in known:
+            fresh.append(event)
+            continue
+        batch.result.duplicates += 1
+        occurred_at, profile_id, name = known[event_id]
+        if event.occurred_at < occurred_at:  # the same fact, reported earlier: keep the earliest
+            conn.execute(update(ev).where(ev.c.store_id == batch.store.id, ev.c.id == event_id)
+                         .values(occurred_at=event.occurred_at))
+            stage = _stage_code(batch.store, name)
+            batch.event_deltas[(occurred_at.date(), stage, name)] -= 1
+            batch.event_deltas[(event.occurred_at.date(), stage, name)] += 1
+            batch.refold.add(profile_id)
+    return fresh
+
+
+def _identity_keys(event: JourneyEvent) -> list[str]:
+    return [f"{kind}:{value}" for kind, value in sorted(event.identities.items())]
+
+
+def _resolve_profiles(conn: Connection, batch: _Batch, fresh: Sequence[JourneyEvent]) -> None:
+    """Give each fresh event a profile, creating and merging profiles as identities demand."""
+    idt = t.identities
+    keys_of = {event.id: _identity_keys(event) for event in fresh}
+    all_keys = sorted({key for keys in keys_of.values() for key in keys})
+    known: dict[str, int] = {}
+    for part in chunks(all_keys):
+        rows = conn.execute(select(idt.c.key, idt.c.profile_id)
+                            .where(idt.c.store_id == batch.store.id, idt.c.key.in_(part)))
+        known.update({r.key: r.profile_id for r in rows})
+
+    parent: dict[str, str] = {key: key for key in all_keys}
+
+    def root(key: str) -> str:
+        while parent[key] != key:
+            parent[key] = parent[parent[key]]
+            key = parent[key]
+        return key
+
+    for keys in keys_of.values():
+        for other in keys[1:]:
+            parent[root(other)] = root(keys[0])
+    components: defaultdict[str, list[str]] = defaultdict(list)
+    for key in all_keys:
+        components[root(key)].append(key)
+
+    profile_of_root: dict[str, int] = {}
+    unowned: list[str] = []
+    for component_root, keys in components.items():
+        owners = sorted({known[key] for key in keys if key in known})
+        if owners:
+            profile_of_root[component_root] = owners[0]
+            for loser in owners[1:]:
+                batch.merged_into[loser] = owners[0]
+                batch.refold.add(owners[0])
+        else:
+            unowned.append(component_root)
+    if unowned:
+        rows = conn.execute(
+            insert(t.profiles).returning(t.profiles.c.id, sort_by_parameter_order=True),
+            [{"store_id": batch.store.id, "created_at": batch.now} for _ in unowned],
+        )
+        profile_of_root.update(zip(unowned, rows.scalars(), strict=True))
+        batch.result.profiles_created = len(unowned)
+    new_identities = [
+        {"store_id": batch.store.id, "key": key, "profile_id": profile_of_root[root(key)]}
+        for key in all_keys if key not in known
+    ]
+    if new_identities:
+        conn.execute(insert(idt), new_identities)
+    for event_id, keys in keys_of.items():
+        batch.owner[event_id] = profile_of_root[root(keys[0])]
+    batch.result.merged = len(batch.merged_into)
+
+
+def _merge_profiles(conn: Connection, batch: _Batch) -> None:
+    """Move everything of merged-away profiles to their survivor, then delete them."""
+    by_survivor: defaultdict[int, list[int]] = defaultdict(list)
+    for loser, survivor in batch.merged_into.items():
+        by_survivor[survivor].append(loser)
+    for survivor, losers in by_survivor.items():
+        for table in (t.identities, t.events, t.resource_states):
+            conn.execute(update(table).where(table.c.profile_id.in_(losers))
+                         .values(profile_id=survivor))
+        conn.execute(delete(t.journeys).where(t.journeys.c.profile_id.in_(losers)))
+        conn.execute(delete(t.profiles).where(t.profiles.c.id.in_(losers)))
+
+
+def _stage_code(store: StoreRef, name: str) -> int:
+    stage = store.rules.stage_of(name)
+    return -1 if stage is None else int(stage)
+
+
+def _insert_events(conn: Connection, batch: _Batch, fresh: Sequence[JourneyEvent]) -> None:
+    rows: list[dict[str, Any]] = []
+    for event in fresh:
+        resource = event.resource
+        rows.append({
+            "store_id": batch.store.id, "id": event.id, "profile_id": batch.owner[event.id],
+            "name": event.name, "occurred_at": event.occurred_at, "received_at": batch.now,
+            "source": event.source, "identities": dict(event.identities),
+            "properties": dict(event.properties),
+            "resource_type": None if resource is None else resource.type,
+            "resource_id": None if resource is None else resource.id,
+            "resource_updated_at": None if resource is None else resource.updated_at,
+            "key": event.key,
+        })
+        batch.event_deltas[(event.occurred_at.date(), _stage_code(batch.store, event.name),
+                            event.name)] += 1
+    if rows:
+        conn.execute(insert(t.events), rows)
+
+
+def event_from_row(store_key: str, row: Any) -> JourneyEvent:
+    resource = None
+    if row.resource_type is not None:
+        resource = Resource(row.resource_type, row.resource_id, row.resource_updated_at)
+    return JourneyEvent(
+        store=store_key, name=row.name, occurred_at=row.occurred_at,
+        identities=row.identities, properties=row.properties, source=row.source,
+        resource=resource, key=row.key, stored_id=row.id,
+    )
+
+
+def _stored_events(conn: Connection, batch: _Batch, pids: set[int]
+                   ) -> dict[int, list[JourneyEvent]]:
+    out: dict[int, list[JourneyEvent]] = {pid: [] for pid in pids}
+    for part in chunks(sorted(pids)):
+        rows = conn.execute(select(t.events).where(t.events.c.store_id == batch.store.id,
+                                                   t.events.c.profile_id.in_(part)))
+        for row in rows:
+            out[row.profile_id].append(event_from_row(batch.store.key, row))
+    return out
+
+
+def _load_states(conn: Connection, pids: set[int]) -> dict[int, ProfileJourneys]:
+    states: dict[int, ProfileJourneys] = {}
+    jt, pt = t.journeys, t.profiles
+    for part in chunks(sorted(pids)):
+        for row in conn.execute(select(pt.c.id, pt.c.last_event_at, pt.c.last_event_id)
+                                .where(pt.c.id.in_(part))):
+            last = None if row.last_event_at is None else (row.last_event_at, row.last_event_id)
+            states[row.id] = ProfileJourneys(last_key=last)
+        for row in conn.execute(select(jt).where(jt.c.profile_id.in_(part))
+                                .order_by(jt.c.profile_id, jt.c.idx)):
+            states[row.profile_id].journeys.append(Journey(
+                index=row.idx, opened_at=row.opened_at, last_event_at=row.last_event_at,
+                path=path_stages(row.path), events_mask=row.events_mask,
+                converted_at=row.converted_at, order_id=row.order_id,
+                amount=None if row.amount_micros is None else t.from_micros(row.amount_micros),
+                currency=row.currency,
+            ))
+    return states
+
+
+def _journey_row(store: StoreRef, pid: int, journey: Journey) -> dict[str, Any]:
+    return {
+        "profile_id": pid, "idx": journey.index, "store_id": store.id,
+        "opened_at": journey.opened_at, "last_event_at": journey.last_event_at,
+        "converted_at": journey.converted_at, "order_id": journey.order_id,
+        "path": path_code(journey.path), "events_mask": journey.events_mask,
+        "amount_micros": None if journey.amount is None else t.to_micros(journey.amount),
+        "currency": journey.currency,
+    }
+
+
+def _write_journeys(conn: Connection, batch: _Batch, states: dict[int, ProfileJourneys],
+                    old_rows: dict[int, list[dict[str, Any]]]) -> None:
+    changed: list[dict[str, Any]] = []
+    for pid, state in states.items():
+        old = old_rows.get(pid, [])
+        new = [_journey_row(batch.store, pid, j) for j in state.journeys]
+        changed.extend(row for i, row in enumerate(new) if i >= len(old) or old[i] != row)
+        if len(new) < len(old):
+            conn.execute(delete(t.journeys).where(t.journeys.c.profile_id == pid,
+                                                  t.journeys.c.idx >= len(new)))
+    columns = [c.name for c in t.journeys.c if c.name not in ("profile_id", "idx")]
+    upsert(conn, t.journeys, changed, ["profile_id", "idx"], replace=columns)
+
+
+def _write_profiles(conn: Connection, states: dict[int, ProfileJourneys]) -> None:
+    rows = [
+        {"pid": pid, "stage": None if state.stage is None else int(state.stage),
+         "last_event_at": None if state.last_key is None else state.last_key[0],
+         "last_event_id": None if state.last_key is None else state.last_key[1]}
+        for pid, state in states.items()
+    ]
+    if rows:
+        pt = t.profiles
+        conn.execute(update(pt).where(pt.c.id == bindparam("pid")).values(
+            stage=bindparam("stage"), last_event_at=bindparam("last_event_at"),
+            last_event_id=bindparam("last_event_id")), rows)
+
+
+_ROLLUP_TABLES = {
+    "journeys": (t.journey_rollups, ("day", "events_mask", "path", "converted")),
+    "orders": (t.order_rollups, ("day", "currency")),
+    "conversion_time": (t.conversion_time_rollups, ("day", "bucket")),
+    "customers": (t.customer_rollups, ("day", "currency")),
+    "stage_now": (t.stage_rollups, ("stage",)),
+}
+_MONEY_COLUMNS = {"revenue": "revenue_micros"}
+
+
+def _write_rollups(conn: Connection, batch: _Batch, delta: Contribution) -> None:
+    rows: defaultdict[tuple[str, tuple[object, ...]], dict[str, Any]] = defaultdict(dict)
+    for (name, key, column), value in delta.items():
+        column = _MONEY_COLUMNS.get(column, column)
+        amount = t.to_micros(value) if isinstance(value, Decimal) else value
+        rows[(name, key)][column] = amount
+    grouped: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+    for (name, key), values in rows.items():
+        table, key_columns = _ROLLUP_TABLES[name]
+        row = {"store_id": batch.store.id, **dict(zip(key_columns, key, strict=True))}
+        counters = [c.name for c in table.c if c.name not in row]
+        grouped[name].append(row | {c: values.get(c, 0) for c in counters})
+    for name, table_rows in grouped.items():
+        table, key_columns = _ROLLUP_TABLES[name]
+        counters = [c for c in table_rows[0] if c != "store_id" and c not in key_columns]
+        upsert(conn, table, table_rows, ["store_id", *key_columns], add=counters)
+    event_rows = [
+        {"store_id": batch.store.id, "day": day, "stage": stage, "event": name, "events": n}
+        for (day, stage, name), n in batch.event_deltas.items() if n
+    ]
+    upsert(conn, t.event_rollups, event_rows, ["store_id", "day", "stage", "event"],
+           add=["events"])
+
+
+def _write_resources(conn: Connection, batch: _Batch, fresh: Sequence[JourneyEvent]) -> None:
+    newest: dict[tuple[str, str], dict[str, Any]] = {}
+    for event in fresh:
+        if event.resource is None:
+            continue
+        version = f"{event.resource.updated_at:%Y-%m-%dT%H:%M:%S.%f}|{event.id}"
+        key = (event.resource.type, event.resource.id)
+        if key in newest and newest[key]["version"] >= version:
+            continue
+        newest[key] = {
+            "store_id": batch.store.id, "type": event.resource.type,
+            "resource_id": event.resource.id, "profile_id": batch.owner[event.id],
+            "updated_at": event.resource.updated_at, "event_id": event.id, "version": version,
+            "state": event.name, "data": dict(event.properties),
+        }
+    upsert(conn, t.resource_states, list(newest.values()),
+           ["store_id", "type", "resource_id"],
+           replace=["profile_id", "updated_at", "event_id", "version", "state", "data"],
+           newer="version")

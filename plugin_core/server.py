@@ -1,0 +1,105 @@
+"""Process orchestration: the gunicorn server, and the demo (server + worker + shoppers)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import click
+import requests
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from parcours.accounts import create_api_key, create_store, get_store
+from parcours.db import Database
+from parcours.errors import NotFoundError, ParcoursError
+
+DEMO_STORE = "demo"
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        from parcours.app import create_app
+
+        return create_app()
+
+
+def run_gunicorn(host: str, port: int, workers: int) -> None:
+    _Gunicorn({"bind": f"{host}:{port}", "workers": workers, "timeout": 30,
+               "accesslog": "-", "graceful_timeout": 10}).run()
+
+
+def _wait_healthy(url: str, processes: list[subprocess.Popen[bytes]], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for process in processes:
+            if process.poll() is not None:
+                raise ParcoursError(f"{' '.join(map(str, process.args))} exited with "
+                                    f"{process.returncode} (is the port in use?)")
+        try:
+            if requests.get(url, timeout=2).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise ParcoursError(f"the server did not answer {url} within {seconds:.0f} s")
+
+
+def run_demo(app: Flask, host: str, port: int, seed: int, shoppers: int) -> None:
+    """Start server and worker, replay `shoppers` simulated shoppers, and keep serving."""
+    from parcours.demo import post_events, simulate
+
+    db: Database = app.extensions["parcours.db"]
+    db.upgrade()
+    with db.write() as conn:
+        try:
+            get_store(conn, DEMO_STORE)
+        except NotFoundError:
+            create_store(conn, DEMO_STORE, account="demo", platform="custom", name="Demo shop")
+        api_key = create_api_key(conn, "demo", name="demo")
+
+    base = f"http://{host}:{port}"
+    command = [sys.executable, "-m", "parcours.cli"]
+    processes = [
+        subprocess.Popen([*command, "serve", "--host", host, "--port", str(port)], env=os.environ),
+        subprocess.Popen([*command, "worker"], env=os.environ),
+    ]
+    try:
+        _wait_healthy(f"{base}/healthz", processes, seconds=60)
+        now = datetime.now(UTC)
+        # Thirty days of history ending now; what would happen after now is left out.
+        records = [r for r in simulate(seed, shoppers, start=now - timedelta(days=37), days=30)
+                   if datetime.fromisoformat(r["occurred_at"]) <= now]
+        sent = post_events(base, DEMO_STORE, api_key, records)
+        click.echo(f"""
+Parcours demo is running at {base}
+  {sent} events from {shoppers} simulated shoppers sent to store '{DEMO_STORE}'
+  API key for '{DEMO_STORE}': {api_key}
+  curl -H 'Authorization: Bearer {api_key}' {base}/api/v1/stores/{DEMO_STORE}/funnel
+  parcours kpis {DEMO_STORE} --json
+Press Ctrl-C to stop.""")
+        while all(p.poll() is None for p in processes):
+            time.sleep(1)
+        raise ParcoursError("a demo process stopped; see its output above")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()

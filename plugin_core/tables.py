@@ -1,0 +1,252 @@
+"""The database schema (SQLAlchemy Core). Alembic migrations in migrations/ create it.
+
+Core tables rather than ORM classes: the engine writes in bulk (executemany and upserts), which
+is where ingestion speed comes from, and reports read a handful of rollup rows.
+Money is stored as integer micro-units (1 EUR = 1,000,000) so sums stay exact on SQLite too.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+
+MICROS = Decimal(1_000_000)
+
+
+def to_micros(amount: Decimal) -> int:
+    return int((amount * MICROS).to_integral_value())
+
+
+def from_micros(micros: int) -> Decimal:
+    return Decimal(micros) / MICROS
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _store_fk() -> Column[int]:
+    return Column("store_id", Integer, ForeignKey("stores.id", ondelete="CASCADE"),
+                  primary_key=True)
+
+
+accounts = Table(
+    "accounts", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False, default="merchant"),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+stores = Table(
+    "stores", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(64), nullable=False, unique=True),  # the public slug: "demo"
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("domain", String(255)),
+    Column("timezone", String(64), nullable=False, default="UTC"),
+    Column("rules", JSONType),  # journey rules as data; null = the defaults
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("prefix", String(16), nullable=False, unique=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+)
+
+profiles = Table(
+    "profiles", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("store_id", Integer, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("stage", SmallInteger),
+    Column("last_event_at", UTCDateTime),
+    Column("last_event_id", String(32)),
+    Index("ix_profiles_store_stage", "store_id", "stage"),
+)
+
+identities = Table(
+    "identities", metadata,
+    _store_fk(),
+    Column("key", String(300), primary_key=True),  # "kind:value", e.g. "anonymous_id:abc"
+    Column("profile_id", BigInteger, ForeignKey("profiles.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+)
+
+events = Table(
+    "events", metadata,
+    _store_fk(),
+    Column("id", String(32), primary_key=True),
+    Column("profile_id", BigInteger, ForeignKey("profiles.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("name", String(64), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("identities", JSONType, nullable=False),
+    Column("properties", JSONType, nullable=False),
+    Column("resource_type", String(16)),
+    Column("resource_id", String(255)),
+    Column("resource_updated_at", UTCDateTime),
+    Column("key", String(255)),
+    Index("ix_events_profile_time", "profile_id", "occurred_at"),
+)
+
+journeys = Table(
+    "journeys", metadata,
+    Column("profile_id", BigInteger, ForeignKey("profiles.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("idx", Integer, primary_key=True),
+    Column("store_id", Integer, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("last_event_at", UTCDateTime, nullable=False),
+    Column("converted_at", UTCDateTime),
+    Column("order_id", String(255)),
+    Column("path", String(16), nullable=False),
+    Column("events_mask", BigInteger, nullable=False),
+    Column("amount_micros", BigInteger),
+    Column("currency", String(3)),
+)
+
+resource_states = Table(
+    "resource_states", metadata,
+    _store_fk(),
+    Column("type", String(16), primary_key=True),
+    Column("resource_id", String(255), primary_key=True),
+    Column("profile_id", BigInteger, ForeignKey("profiles.id", ondelete="CASCADE")),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("event_id", String(32), nullable=False),
+    # updated_at then event id, as sortable text: the newest snapshot wins, ties broken by id.
+    Column("version", String(64), nullable=False),
+    Column("state", String(64), nullable=False),  # the event name of the newest snapshot
+    Column("data", JSONType, nullable=False),
+)
+
+# Rollups: one row per key, updated with `count = count + delta` in the event transaction.
+event_rollups = Table(
+    "event_rollups", metadata,
+    _store_fk(),
+    Column("day", Date, primary_key=True),
+    Column("stage", SmallInteger, primary_key=True),  # -1: the event moves no stage
+    Column("event", String(64), primary_key=True),
+    Column("events", BigInteger, nullable=False),
+)
+
+journey_rollups = Table(
+    "journey_rollups", metadata,
+    _store_fk(),
+    Column("day", Date, primary_key=True),
+    Column("events_mask", BigInteger, primary_key=True),
+    Column("path", String(16), primary_key=True),
+    Column("converted", Boolean, primary_key=True),
+    Column("journeys", BigInteger, nullable=False),
+)
+
+order_rollups = Table(
+    "order_rollups", metadata,
+    _store_fk(),
+    Column("day", Date, primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("orders", BigInteger, nullable=False, default=0),
+    Column("revenue_micros", BigInteger, nullable=False, default=0),
+)
+
+conversion_time_rollups = Table(
+    "conversion_time_rollups", metadata,
+    _store_fk(),
+    Column("day", Date, primary_key=True),
+    Column("bucket", SmallInteger, primary_key=True),
+    Column("journeys", BigInteger, nullable=False),
+)
+
+customer_rollups = Table(
+    "customer_rollups", metadata,
+    _store_fk(),
+    Column("day", Date, primary_key=True),  # the day of the customers' first purchase
+    Column("currency", String(3), primary_key=True),
+    Column("customers", BigInteger, nullable=False, default=0),
+    Column("repeaters", BigInteger, nullable=False, default=0),
+    Column("revenue_micros", BigInteger, nullable=False, default=0),
+)
+
+stage_rollups = Table(
+    "stage_rollups", metadata,
+    _store_fk(),
+    Column("stage", SmallInteger, primary_key=True),
+    Column("profiles", BigInteger, nullable=False),
+)
+
+# Durable inbox: every delivery is one row before it is acknowledged (see webhooks/).
+inbox = Table(
+    "inbox", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("store_id", Integer, ForeignKey("stores.id", ondelete="CASCADE")),
+    Column("source", String(16), nullable=False),  # shopify, woocommerce, custom, api, ...
+    Column("topic", String(128), nullable=False),
+    Column("delivery_key", String(255), nullable=False, unique=True),
+    Column("headers", JSONType, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),  # pending, done, failed, ping
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("error", Text),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("processed_at", UTCDateTime),
+    Index("ix_inbox_pending", "status", "next_attempt_at"),
+)

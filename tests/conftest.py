@@ -1,0 +1,67 @@
+"""Shared fixtures: a migrated database on SQLite and on PostgreSQL, and a store in it.
+
+PostgreSQL and Redis come from PARCOURS_TEST_DATABASE_URL / PARCOURS_TEST_REDIS_URL (defaults:
+this machine's services). Where one is missing its tests skip with the reason, except under
+CI=true, where a missing service is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from parcours.accounts import create_store, get_store
+from parcours.db import Database
+from parcours.recorder import StoreRef
+
+PG_URL = os.environ.get("PARCOURS_TEST_DATABASE_URL",
+                        "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("PARCOURS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def service_missing(what: str, exc: Exception) -> None:
+    message = f"{what} is not reachable: {exc}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + " (CI=true: a missing service is a failure)")
+    pytest.skip(message)
+
+
+def fresh_postgres(url: str = PG_URL) -> Database:
+    db = Database(url)
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    except Exception as exc:  # any driver error means the service is not usable here
+        service_missing("PostgreSQL", exc)
+    db.upgrade()
+    db.engine.dispose()
+    return db
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a migrated, empty database on each backend."""
+    if request.param == "postgres":
+        return fresh_postgres().engine.url.render_as_string(hide_password=False)
+    url = f"sqlite:///{tmp_path / 'parcours.db'}"
+    Database(url).upgrade()
+    return url
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    database = Database(database_url)
+    yield database
+    database.engine.dispose()
+
+
+@pytest.fixture
+def store(db: Database) -> StoreRef:
+    with db.write() as conn:
+        create_store(conn, "shop", account="acme", platform="custom")
+        return get_store(conn, "shop")
