@@ -100,6 +100,7 @@ def worker(workers: int) -> None:
     jobs = app.extensions["parcours.jobs"]
     jobs.check()
     click.echo(f"worker on {_db(app).url}")
+    jobs.wake()  # catch up at once on rows left pending while no worker ran
     jobs.consumer(workers=workers).run()
 
 
