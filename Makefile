@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint clean
+.PHONY: run test typecheck clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,9 +23,15 @@ run: $(VENV)/.installed
 	$(BIN)/parcours db upgrade
 	$(BIN)/parcours demo
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test typecheck
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
+# mypy cannot follow an editable install of renamed folders: check an installed copy instead.
+typecheck: $(VENV)/.installed-test
+	rm -rf build/typecheck
+	$(BIN)/pip install --quiet --no-deps --target build/typecheck .
+	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../setup.cfg -p parcours
+
 clean:
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build instance .pytest_cache .mypy_cache .ruff_cache

@@ -46,8 +46,8 @@ def _wait_healthy(url: str, processes: list[subprocess.Popen[bytes]], seconds: f
     while time.monotonic() < deadline:
         for process in processes:
             if process.poll() is not None:
-                raise ParcoursError(f"{' '.join(map(str, process.args))} exited with "
-                                    f"{process.returncode} (is the port in use?)")
+                raise ParcoursError(f"{process.args!r} exited with {process.returncode} "
+                                    "(is the port in use?)")
         try:
             if requests.get(url, timeout=2).ok:
                 return
