@@ -14,12 +14,12 @@ For each batch:
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
@@ -29,6 +29,8 @@ from parcours.events import JourneyEvent, Resource
 from parcours.journey import Journey, ProfileJourneys, fold, path_code, path_stages
 from parcours.rollups import Contribution, contribution, difference
 from parcours.rules import DEFAULT_RULES, JourneyRules
+
+T = TypeVar("T", str, int)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class _Batch:
     owner: dict[str, int] = field(default_factory=dict)  # event id -> profile id
     refold: set[int] = field(default_factory=set)
     merged_into: dict[int, int] = field(default_factory=dict)  # loser -> survivor
+    repeats: list[tuple[JourneyEvent, int]] = field(default_factory=list)  # known, with owner
     event_deltas: defaultdict[tuple[date, int, str], int] = field(
         default_factory=lambda: defaultdict(int))
 
@@ -67,6 +70,7 @@ def record(conn: Connection, store: StoreRef, events: Iterable[JourneyEvent],
     batch = _Batch(store, now or datetime.now(UTC))
     fresh = _drop_known(conn, batch, _earliest_per_id(events))
     if not fresh and not batch.refold:
+        _write_resources(conn, batch, batch.repeats)
         return batch.result
     _resolve_profiles(conn, batch, fresh)
     touched = set(batch.owner.values()) | batch.refold | set(batch.merged_into)
@@ -101,7 +105,8 @@ def record(conn: Connection, store: StoreRef, events: Iterable[JourneyEvent],
     _write_journeys(conn, batch, {pid: states[pid] for pid in survivors}, old_rows)
     _write_profiles(conn, {pid: states[pid] for pid in survivors})
     _write_rollups(conn, batch, delta)
-    _write_resources(conn, batch, fresh)
+    _write_resources(conn, batch, [(e, batch.owner[e.id]) for e in fresh] + [
+        (e, batch.merged_into.get(pid, pid)) for e, pid in batch.repeats])
     batch.result.recorded = len(fresh)
     batch.result.profile_ids = survivors
     return batch.result
@@ -131,6 +136,8 @@ def _drop_known(conn: Connection, batch: _Batch, unique: dict[str, JourneyEvent]
             continue
         batch.result.duplicates += 1
         occurred_at, profile_id, name = known[event_id]
+        if event.resource is not None:  # a repeated fact may still carry a newer snapshot
+            batch.repeats.append((event, profile_id))
         if event.occurred_at < occurred_at:  # the same fact, reported earlier: keep the earliest
             conn.execute(update(ev).where(ev.c.store_id == batch.store.id, ev.c.id == event_id)
                          .values(occurred_at=event.occurred_at))
@@ -139,6 +146,24 @@ def _drop_known(conn: Connection, batch: _Batch, unique: dict[str, JourneyEvent]
             batch.event_deltas[(event.occurred_at.date(), stage, name)] += 1
             batch.refold.add(profile_id)
     return fresh
+
+
+class _UnionFind(Generic[T]):
+    """Disjoint sets; the smallest member of a set is its representative."""
+
+    def __init__(self) -> None:
+        self.parent: dict[T, T] = {}
+
+    def find(self, item: T) -> T:
+        parent = self.parent.setdefault(item, item)
+        while parent != item:
+            grand = self.parent[parent]
+            self.parent[item], item, parent = grand, parent, grand
+        return item
+
+    def union(self, a: T, b: T) -> None:
+        first, second = sorted((self.find(a), self.find(b)))  # type: ignore[type-var]
+        self.parent[second] = first
 
 
 def _identity_keys(event: JourneyEvent) -> list[str]:
@@ -156,47 +181,46 @@ def _resolve_profiles(conn: Connection, batch: _Batch, fresh: Sequence[JourneyEv
                             .where(idt.c.store_id == batch.store.id, idt.c.key.in_(part)))
         known.update({r.key: r.profile_id for r in rows})
 
-    parent: dict[str, str] = {key: key for key in all_keys}
-
-    def root(key: str) -> str:
-        while parent[key] != key:
-            parent[key] = parent[parent[key]]
-            key = parent[key]
-        return key
-
+    components = _UnionFind[str]()
     for keys in keys_of.values():
-        for other in keys[1:]:
-            parent[root(other)] = root(keys[0])
-    components: defaultdict[str, list[str]] = defaultdict(list)
+        for other in keys:
+            components.union(keys[0], other)
+    # Profiles linked by any component form one group; the oldest (smallest id) survives, so
+    # a batch that links P to Q through one identity and Q to R through another merges all.
+    profiles = _UnionFind[int]()
+    owners_of: dict[str, list[int]] = defaultdict(list)
     for key in all_keys:
-        components[root(key)].append(key)
+        if key in known:
+            owners_of[components.find(key)].append(known[key])
+    for owners in owners_of.values():
+        for owner in owners:
+            profiles.union(owners[0], owner)
+    for pid in {pid for owners in owners_of.values() for pid in owners}:
+        survivor = profiles.find(pid)
+        if survivor != pid:
+            batch.merged_into[pid] = survivor
+            batch.refold.add(survivor)
 
-    profile_of_root: dict[str, int] = {}
-    unowned: list[str] = []
-    for component_root, keys in components.items():
-        owners = sorted({known[key] for key in keys if key in known})
-        if owners:
-            profile_of_root[component_root] = owners[0]
-            for loser in owners[1:]:
-                batch.merged_into[loser] = owners[0]
-                batch.refold.add(owners[0])
-        else:
-            unowned.append(component_root)
+    profile_of_root: dict[str, int] = {
+        root: profiles.find(owners[0]) for root, owners in owners_of.items()}
+    unowned = sorted({components.find(key) for key in all_keys} - set(profile_of_root))
     if unowned:
-        rows = conn.execute(
-            insert(t.profiles).returning(t.profiles.c.id, sort_by_parameter_order=True),
-            [{"store_id": batch.store.id, "created_at": batch.now} for _ in unowned],
-        )
-        profile_of_root.update(zip(unowned, rows.scalars(), strict=True))
+        # The new profiles are alike, so one multi-row INSERT in any order will do; their ids
+        # go in ascending order to the components, as if inserted one by one.
+        rows = conn.execute(insert(t.profiles).returning(t.profiles.c.id),
+                            [{"store_id": batch.store.id, "created_at": batch.now}
+                             for _ in unowned])
+        profile_of_root.update(zip(unowned, sorted(rows.scalars()), strict=True))
         batch.result.profiles_created = len(unowned)
     new_identities = [
-        {"store_id": batch.store.id, "key": key, "profile_id": profile_of_root[root(key)]}
+        {"store_id": batch.store.id, "key": key,
+         "profile_id": profile_of_root[components.find(key)]}
         for key in all_keys if key not in known
     ]
     if new_identities:
         conn.execute(insert(idt), new_identities)
     for event_id, keys in keys_of.items():
-        batch.owner[event_id] = profile_of_root[root(keys[0])]
+        batch.owner[event_id] = profile_of_root[components.find(keys[0])]
     batch.result.merged = len(batch.merged_into)
 
 
@@ -232,8 +256,9 @@ def _insert_events(conn: Connection, batch: _Batch, fresh: Sequence[JourneyEvent
             "resource_updated_at": None if resource is None else resource.updated_at,
             "key": event.key,
         })
-        batch.event_deltas[(event.occurred_at.date(), _stage_code(batch.store, event.name),
-                            event.name)] += 1
+    per_day = Counter((event.occurred_at.date(), event.name) for event in fresh)
+    for (day, name), count in per_day.items():
+        batch.event_deltas[(day, _stage_code(batch.store, name), name)] += count
     if rows:
         conn.execute(insert(t.events), rows)
 
@@ -253,8 +278,10 @@ def _stored_events(conn: Connection, batch: _Batch, pids: set[int]
                    ) -> dict[int, list[JourneyEvent]]:
     out: dict[int, list[JourneyEvent]] = {pid: [] for pid in pids}
     for part in chunks(sorted(pids)):
-        rows = conn.execute(select(t.events).where(t.events.c.store_id == batch.store.id,
-                                                   t.events.c.profile_id.in_(part)))
+        # By profile alone (a profile belongs to one store), so that the (profile_id,
+        # occurred_at) index is used: given the store too, SQLite walks the primary key
+        # (store_id, id), that is every event of the store.
+        rows = conn.execute(select(t.events).where(t.events.c.profile_id.in_(part)))
         for row in rows:
             out[row.profile_id].append(event_from_row(batch.store.key, row))
     return out
@@ -353,9 +380,11 @@ def _write_rollups(conn: Connection, batch: _Batch, delta: Contribution) -> None
            add=["events"])
 
 
-def _write_resources(conn: Connection, batch: _Batch, fresh: Sequence[JourneyEvent]) -> None:
+def _write_resources(conn: Connection, batch: _Batch,
+                     owned: Sequence[tuple[JourneyEvent, int]]) -> None:
+    """Keep each resource's newest snapshot (by updated_at, then event id)."""
     newest: dict[tuple[str, str], dict[str, Any]] = {}
-    for event in fresh:
+    for event, profile_id in owned:
         if event.resource is None:
             continue
         version = f"{event.resource.updated_at:%Y-%m-%dT%H:%M:%S.%f}|{event.id}"
@@ -364,7 +393,7 @@ def _write_resources(conn: Connection, batch: _Batch, fresh: Sequence[JourneyEve
             continue
         newest[key] = {
             "store_id": batch.store.id, "type": event.resource.type,
-            "resource_id": event.resource.id, "profile_id": batch.owner[event.id],
+            "resource_id": event.resource.id, "profile_id": profile_id,
             "updated_at": event.resource.updated_at, "event_id": event.id, "version": version,
             "state": event.name, "data": dict(event.properties),
         }

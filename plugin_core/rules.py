@@ -68,12 +68,19 @@ class JourneyRules:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> JourneyRules:
         """Validate rules given as data; ValidationError names every bad key."""
+        if not isinstance(data, Mapping):
+            raise ValidationError("invalid journey rules",
+                                  {"_schema": ["rules must be an object"]})
         errors: dict[str, Any] = {}
         unknown = set(data) - {"stages", "conversion", "abandon_after_days"}
         if unknown:
             errors["_schema"] = [f"unknown key(s): {', '.join(sorted(unknown))}"]
         stages: dict[str, Stage | None] = {}
-        for name, stage in dict(data.get("stages", {})).items():
+        given_stages = data.get("stages", {})
+        if not isinstance(given_stages, Mapping):
+            errors["stages"] = ["must be an object mapping event names to stages"]
+            given_stages = {}
+        for name, stage in given_stages.items():
             if name not in EVENT_NAMES:
                 errors[f"stages.{name}"] = ["unknown event name"]
             elif stage is None:
@@ -83,10 +90,15 @@ class JourneyRules:
                     stages[name] = Stage.parse(str(stage))
                 except ValueError as exc:
                     errors[f"stages.{name}"] = [str(exc)]
-        conversion = list(data.get("conversion", ["order_paid"]))
-        for name in conversion:
-            if name not in EVENT_NAMES:
-                errors["conversion"] = [f"unknown event name {name!r}"]
+        given_conversion = data.get("conversion", ["order_paid"])
+        conversion: list[str] = []
+        if not isinstance(given_conversion, list | tuple) or not given_conversion:
+            errors["conversion"] = ["must be a non-empty list of event names"]
+        else:
+            conversion = list(given_conversion)
+            bad = [name for name in conversion if name not in EVENT_NAMES]
+            if bad:
+                errors["conversion"] = [f"unknown event name {name!r}" for name in bad]
         days = data.get("abandon_after_days", 30)
         if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 365:
             errors["abandon_after_days"] = ["must be a whole number of days from 1 to 365"]
