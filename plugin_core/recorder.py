@@ -162,7 +162,7 @@ class _UnionFind(Generic[T]):
         return item
 
     def union(self, a: T, b: T) -> None:
-        first, second = sorted((self.find(a), self.find(b)))  # type: ignore[type-var]
+        first, second = sorted((self.find(a), self.find(b)))
         self.parent[second] = first
 
 
