@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 from marshmallow import Schema, fields, validates_schema
 from marshmallow import ValidationError as SchemaError
+from sqlalchemy import Connection
 
 from parcours import reports
 from parcours.accounts import authenticate, get_store
@@ -71,25 +73,21 @@ def _period() -> reports.Period:
     return reports.Period(start, end)
 
 
-@api_v1.get("/stores/<store>/funnel")
-def funnel(store: str) -> Any:
-    ref, period = _store(store), _period()
-    with _db().read() as conn:
-        return jsonify(reports.funnel(conn, ref, period))
+def _period_report(report: Callable[[Connection, StoreRef, reports.Period], dict[str, Any]]
+                   ) -> Callable[[str], Any]:
+    """A GET route answering `report` for the store and the ?from=&to= period."""
+
+    def route(store: str) -> Any:
+        ref, period = _store(store), _period()
+        with _db().read() as conn:
+            return jsonify(report(conn, ref, period))
+
+    return route
 
 
-@api_v1.get("/stores/<store>/stages")
-def stages(store: str) -> Any:
-    ref, period = _store(store), _period()
-    with _db().read() as conn:
-        return jsonify(reports.stages(conn, ref, period))
-
-
-@api_v1.get("/stores/<store>/kpis")
-def kpis(store: str) -> Any:
-    ref, period = _store(store), _period()
-    with _db().read() as conn:
-        return jsonify(reports.kpis(conn, ref, period))
+for _name in ("funnel", "stages", "kpis"):
+    api_v1.add_url_rule(f"/stores/<store>/{_name}", _name,
+                        _period_report(getattr(reports, _name)), methods=["GET"])
 
 
 @api_v1.get("/stores/<store>/profiles/<int:profile_id>")

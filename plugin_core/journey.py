@@ -37,6 +37,16 @@ def path_stages(code: str) -> tuple[Stage, ...]:
     return tuple(Stage(int(char)) for char in code)
 
 
+def journey_status(converted_at: datetime | None, last_event_at: datetime, now: datetime,
+                   rules: JourneyRules) -> str:
+    """converted, abandoned (inactive longer than the window) or open."""
+    if converted_at is not None:
+        return "converted"
+    if now - last_event_at > rules.abandon_after:
+        return "abandoned"
+    return "open"
+
+
 def event_key(event: JourneyEvent) -> EventKey:
     return (event.occurred_at, event.id)
 
@@ -62,12 +72,7 @@ class Journey:
         return self.converted_at is not None
 
     def status(self, now: datetime, rules: JourneyRules) -> str:
-        """converted, abandoned (inactive longer than the window) or open."""
-        if self.converted:
-            return "converted"
-        if now - self.last_event_at > rules.abandon_after:
-            return "abandoned"
-        return "open"
+        return journey_status(self.converted_at, self.last_event_at, now, rules)
 
     def reach(self, stage: Stage) -> None:
         if stage not in self.path:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,7 +17,7 @@ from sqlalchemy import Connection, func, select
 from parcours import metrics
 from parcours import tables as t
 from parcours.errors import NotFoundError
-from parcours.journey import path_stages
+from parcours.journey import journey_status, path_stages
 from parcours.recorder import StoreRef
 from parcours.stages import Stage
 
@@ -155,6 +155,7 @@ def profile(conn: Connection, store: StoreRef, profile_id: int, limit: int = 200
     def iso(moment: datetime | None) -> str | None:
         return None if moment is None else moment.isoformat()
 
+    now = datetime.now(UTC)
     return {
         "id": row.id, "store": store.key,
         "stage": None if row.stage is None else Stage(row.stage).label,
@@ -162,6 +163,7 @@ def profile(conn: Connection, store: StoreRef, profile_id: int, limit: int = 200
         "journeys": [{
             "index": j.idx, "opened_at": iso(j.opened_at), "last_event_at": iso(j.last_event_at),
             "converted_at": iso(j.converted_at), "order_id": j.order_id,
+            "status": journey_status(j.converted_at, j.last_event_at, now, store.rules),
             "stage": max(path_stages(j.path)).label,
             "path": [s.label for s in path_stages(j.path)],
         } for j in journeys],

@@ -84,6 +84,7 @@ def test_events_then_reports(app: Flask, keys: dict[str, str]) -> None:
                          headers=_auth(keys["alice"])).get_json()
     assert profile["events"][0]["name"] == "order_paid"  # newest first
     assert profile["journeys"][0]["path"][-1] == "purchase"
+    assert profile["journeys"][0]["status"] == "converted"
     assert profile["identities"] == ["anonymous_id"]
 
 
