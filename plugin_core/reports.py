@@ -57,12 +57,18 @@ def funnel(conn: Connection, store: StoreRef, period: Period) -> dict[str, Any]:
     }
 
 
-def stages(conn: Connection, store: StoreRef, period: Period) -> dict[str, Any]:
-    sr, er = t.stage_rollups, t.event_rollups
+def _profiles_now(conn: Connection, store: StoreRef) -> dict[str, int]:
+    """Profiles whose latest journey stands at each stage."""
+    sr = t.stage_rollups
     now = dict.fromkeys((s.label for s in Stage), 0)
     for stage, profiles in conn.execute(select(sr.c.stage, sr.c.profiles)
                                         .where(sr.c.store_id == store.id)):
         now[Stage(stage).label] = int(profiles)
+    return now
+
+
+def stages(conn: Connection, store: StoreRef, period: Period) -> dict[str, Any]:
+    er = t.event_rollups
     by_day: defaultdict[str, dict[str, int]] = defaultdict(dict)
     query = (select(er.c.day, er.c.stage, func.sum(er.c.events))
              .where(er.c.store_id == store.id, er.c.stage >= 0,
@@ -73,7 +79,7 @@ def stages(conn: Connection, store: StoreRef, period: Period) -> dict[str, Any]:
     flows = metrics.flows(_journey_rows(conn, store, period))
     return {
         "store": store.key, "period": period.as_dict(),
-        "profiles_now": now,
+        "profiles_now": _profiles_now(conn, store),
         "events_by_day": [{"day": d, "events": v} for d, v in by_day.items()],
         "flows": [{"from": a, "to": b, "journeys": n}
                   for (a, b), n in sorted(flows.items(), key=lambda kv: -kv[1])],
@@ -131,7 +137,7 @@ def kpis(conn: Connection, store: StoreRef, period: Period) -> dict[str, Any]:
         "customer_lifetime_value": {c: str(v) for c, v in
                                     metrics.historical_clv(customers, revenue).items()},
         "median_time_to_convert_seconds": None if median is None else round(median),
-        "stage_distribution": stages(conn, store, period)["profiles_now"],
+        "stage_distribution": _profiles_now(conn, store),
     }
 
 
