@@ -1,18 +1,38 @@
 """The contract every platform adapter implements, and the registry that finds them.
 
 Like sentry-python's integrations: one subpackage per platform, one small contract, and the
-rest of Parcours (the webhook receiver, the jobs) speaks only this contract.
+rest of Parcours (the webhook receiver, the inbox worker, the jobs) speaks only this contract.
+
+The receiver calls `verify` on the raw bytes, then `topic` and `delivery_key` on the verified
+request, and stores the body untouched. The worker later parses it and calls `normalize`, which is
+pure: a payload in, canonical events and lifecycle actions out.
 """
 
 from __future__ import annotations
 
+import secrets
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
 
 from parcours.errors import ConfigError
 from parcours.events import JourneyEvent
+
+__all__ = [
+    "Action",
+    "Delivery",
+    "Normalized",
+    "PlatformAdapter",
+    "PrivacyRequest",
+    "StorefrontFact",
+    "Uninstalled",
+    "Verification",
+    "adapter_for",
+    "lower_headers",
+    "register",
+]
 
 
 @dataclass(frozen=True)
@@ -23,23 +43,112 @@ class Verification:
     reason: str = ""
 
 
-class PlatformAdapter(ABC):
-    """What Parcours needs from a platform."""
+@dataclass(frozen=True)
+class PrivacyRequest:
+    """A data subject's request, as a platform relays it (Shopify's compliance topics).
+
+    `kind` is "data_request" (export what is held), "redact_customer" (remove that customer's
+    personal data) or "redact_shop" (delete the whole store's data).
+    """
+
+    kind: Literal["data_request", "redact_customer", "redact_shop"]
+    customer_id: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    order_ids: tuple[str, ...] = ()
+    reference: str | None = None  # the platform's id for the request, when it gives one
+
+
+@dataclass(frozen=True)
+class Uninstalled:
+    """The store removed the app: credentials go at once, data on schedule."""
+
+
+@dataclass(frozen=True)
+class StorefrontFact:
+    """A setting of the store that widgets and friction diagnosis read (e.g. guest checkout).
+
+    `updated_at` None: the payload has no time; the worker uses the delivery's arrival.
+    """
 
     name: str
+    value: Any
+    updated_at: datetime | None
+
+
+Action = PrivacyRequest | Uninstalled | StorefrontFact
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """What one delivery means: journey events, plus actions that are not shopper events."""
+
+    events: list[JourneyEvent] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A delivery obtained by polling the platform (reconciliation), fed to the inbox as if sent."""
+
+    topic: str
+    key: str
+    body: bytes
+
+
+def lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Header names are case-insensitive: every adapter reads them lower-cased."""
+    return {name.lower(): value for name, value in headers.items()}
+
+
+class PlatformAdapter(ABC):
+    """What Parcours needs from a platform. `headers` are always lower-cased (`lower_headers`)."""
+
+    name: str
+    # Headers worth keeping with a delivery (dedupe evidence, support): names starting with these.
+    kept_header_prefixes: tuple[str, ...] = ()
+    # True when deliveries are signed with the app's secret (config), not a per-store one.
+    app_signed: bool = False
 
     @abstractmethod
-    def verify(self, headers: Mapping[str, str], body: bytes,
-               secrets: list[str]) -> Verification:
-        """Check the signature on the raw body against any of `secrets` (rotation)."""
+    def verify(self, headers: Mapping[str, str], body: bytes, secrets: list[str],
+               now: float | None = None) -> Verification:
+        """Check the signature on the raw body against any of `secrets` (rotation). Never raises.
+
+        `now` (Unix time, default the clock) matters to platforms that sign a timestamp.
+        """
 
     @abstractmethod
-    def delivery_key(self, headers: Mapping[str, str], body: bytes) -> str:
-        """A key unique per delivery, for deduplication in the inbox."""
+    def topic(self, headers: Mapping[str, str]) -> str:
+        """The delivery's topic (e.g. "orders/paid"), from a verified request."""
 
     @abstractmethod
-    def normalize(self, store: str, topic: str, payload: Any) -> list[JourneyEvent]:
-        """Pure: one platform payload to canonical events (none for unknown topics)."""
+    def delivery_key(self, store_key: str, headers: Mapping[str, str], body: bytes) -> str:
+        """A key unique per delivery (at most 255 characters), for deduplication in the inbox."""
+
+    @abstractmethod
+    def normalize(self, store: str, topic: str, payload: Any) -> Normalized:
+        """Pure: one parsed payload to canonical events and actions (nothing for unknown topics)."""
+
+    def new_secret(self) -> str:
+        """A fresh signing secret in the platform's format (for stores signed per store)."""
+        return secrets.token_urlsafe(32)
+
+    def shop_domain(self, headers: Mapping[str, str]) -> str | None:
+        """The store's domain when the platform names it in the request (Shopify does)."""
+        return None
+
+    def ping_id(self, headers: Mapping[str, str], body: bytes) -> str | None:
+        """The id of an unsigned creation ping (WooCommerce sends one); None for anything else."""
+        return None
+
+    def reconcile(self, store_key: str, since: datetime) -> Iterable[Delivery]:
+        """Poll the platform for what changed since `since` (what webhooks may have missed).
+
+        The deliveries go through the same inbox, dedupe and normalizers as webhooks. Platforms
+        that cannot be polled yield nothing.
+        """
+        return ()
 
 
 _REGISTRY: dict[str, PlatformAdapter] = {}
@@ -50,6 +159,9 @@ def register(adapter: PlatformAdapter) -> None:
 
 
 def adapter_for(platform: str) -> PlatformAdapter:
+    """The adapter of `platform`, importing the built-in ones on first use."""
+    if not _REGISTRY:
+        from parcours.adapters import builtin  # noqa: F401  (registers shopify, woocommerce, custom)
     try:
         return _REGISTRY[platform]
     except KeyError:

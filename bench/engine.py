@@ -203,7 +203,7 @@ def _analyze(db: Database) -> None:
         conn.exec_driver_sql("ANALYZE")
 
 
-def _postgres(url: str) -> _Backend:
+def postgres_backend(url: str) -> _Backend:
     """Creates the database of `url` if missing; each fresh one empties its public schema."""
     parsed = make_url(normalise_url(url))
     server = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT",
@@ -344,7 +344,7 @@ def _cpu_model() -> str | None:
     return platform.processor() or None
 
 
-def _machine() -> dict[str, Any]:
+def machine() -> dict[str, Any]:
     return {
         "cpu_count": os.cpu_count(),
         "cpu": _cpu_model(),
@@ -379,7 +379,7 @@ def run(events: int = 100_000, batch: int = 2_000,
         "seed": seed,
         "timing": f"median of {repeats} runs" if repeats > 1 else "one run",
         "aim": AIM,
-        "machine": _machine(),
+        "machine": machine(),
         "backends": {},
     }
     for name in backends:
@@ -390,7 +390,7 @@ def run(events: int = 100_000, batch: int = 2_000,
             continue
         url = os.environ.get("PARCOURS_BENCH_DATABASE_URL", DEFAULT_PG_URL)
         try:
-            postgres = _postgres(url)
+            postgres = postgres_backend(url)
         except Exception as exc:  # any driver error means the server is not usable here
             shown = make_url(normalise_url(url)).render_as_string(hide_password=True)
             reason = f"PostgreSQL is not reachable at {shown}: {exc}".splitlines()[0]

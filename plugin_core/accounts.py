@@ -62,7 +62,8 @@ def create_store(conn: Connection, key: str, *, account: str, platform: str = "c
         raise ValidationError("cannot add the store", errors)
     account_id = ensure_account(conn, account)
     row = conn.execute(insert(t.stores).values(
-        key=key, account_id=account_id, platform=platform, name=name or key, domain=domain,
+        key=key, account_id=account_id, platform=platform, name=name or key,
+        domain=domain.lower() if domain else None,
         timezone="UTC", created_at=_now()).returning(t.stores.c.id, t.stores.c.created_at)).one()
     return StoreInfo(row.id, key, account, platform, name or key, row.created_at)
 
@@ -81,21 +82,23 @@ def remove_store(conn: Connection, key: str) -> None:
     store = get_store(conn, key)
     for table in (t.inbox, t.events, t.identities, t.journeys, t.resource_states,
                   t.event_rollups, t.journey_rollups, t.order_rollups,
-                  t.conversion_time_rollups, t.customer_rollups, t.stage_rollups, t.profiles):
+                  t.conversion_time_rollups, t.customer_rollups, t.stage_rollups, t.profiles,
+                  t.credentials, t.store_facts, t.privacy_requests):
         conn.execute(delete(table).where(table.c.store_id == store.id))
     conn.execute(delete(t.stores).where(t.stores.c.id == store.id))
 
 
 def get_store(conn: Connection, key: str, account_id: int | None = None) -> StoreRef:
     """The store `key`; with `account_id`, only if that account owns it (else not found)."""
-    query = select(t.stores.c.id, t.stores.c.rules).where(t.stores.c.key == key)
+    query = select(t.stores.c.id, t.stores.c.rules, t.stores.c.platform).where(
+        t.stores.c.key == key)
     if account_id is not None:
         query = query.where(t.stores.c.account_id == account_id)
     row = conn.execute(query).first()
     if row is None:
         raise NotFoundError(f"no store {key!r}" + (" for this API key" if account_id else ""))
     rules = DEFAULT_RULES if row.rules is None else JourneyRules.from_dict(row.rules)
-    return StoreRef(row.id, key, rules)
+    return StoreRef(row.id, key, rules, row.platform)
 
 
 def create_api_key(conn: Connection, account: str, name: str = "default") -> str:

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
-from marshmallow import Schema, fields, validates_schema
+from marshmallow import Schema, fields, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 from sqlalchemy import Connection
 
@@ -23,6 +23,13 @@ from parcours.db import Database
 from parcours.errors import AuthError, ValidationError
 from parcours.events import load_events
 from parcours.inbox import receive
+from parcours.privacy import (
+    Subject,
+    data_request,
+    get_export,
+    redact_customer,
+    schedule_store_deletion,
+)
 from parcours.recorder import StoreRef
 
 api_v1 = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -121,8 +128,69 @@ def events(store: str) -> Any:
     load_events(ref.key, records)
     digest = hashlib.sha256(body).hexdigest()
     with _db().write() as conn:
-        new = receive(conn, store_id=ref.id, source="api", topic="events",
+        new = receive(conn, store_id=ref.id, source="custom", topic="events",
                       delivery_key=f"api:{ref.key}:{digest}", body=body)
     if new:
         current_app.extensions["parcours.jobs"].wake()
     return jsonify(accepted=len(records), duplicate=not new), 202
+
+
+# -- privacy and lifecycle (the operations Shopify's compliance webhooks trigger) ----------------
+class SubjectSchema(Schema):
+    email = fields.Email(load_default=None)
+    customer_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=255))
+    phone = fields.Str(load_default=None, validate=validate.Length(min=1, max=64))
+    order_ids = fields.List(fields.Str(validate=validate.Length(min=1, max=255)),
+                            load_default=list, validate=validate.Length(max=1000))
+
+    @validates_schema
+    def _someone(self, data: dict[str, Any], **_: Any) -> None:
+        if not (data.get("email") or data.get("customer_id") or data.get("order_ids")):
+            raise SchemaError("name the customer: email, customer_id or order_ids", "_schema")
+
+
+def _subject() -> Subject:
+    try:
+        data = SubjectSchema().load(request.get_json(silent=True) or {})
+    except SchemaError as exc:
+        raise ValidationError("invalid privacy request", exc.normalized_messages()) from None
+    return Subject(customer_id=data["customer_id"], email=data["email"], phone=data["phone"],
+                   order_ids=tuple(data["order_ids"]))
+
+
+@api_v1.post("/stores/<store>/privacy/exports")
+def privacy_export(store: str) -> Any:
+    """Everything held on one customer, as JSON; kept for later retrieval by its id."""
+    ref, subject = _store(store), _subject()
+    with _db().write() as conn:
+        request_id = data_request(conn, ref, subject, now=datetime.now(UTC))
+        export = get_export(conn, ref, request_id)
+    return jsonify(id=request_id, export=export), 201
+
+
+@api_v1.get("/stores/<store>/privacy/exports/<int:request_id>")
+def privacy_export_get(store: str, request_id: int) -> Any:
+    ref = _store(store)
+    with _db().read() as conn:
+        return jsonify(id=request_id, export=get_export(conn, ref, request_id))
+
+
+@api_v1.post("/stores/<store>/privacy/redactions")
+def privacy_redact(store: str) -> Any:
+    """Remove one customer's personal data everywhere (not undoable)."""
+    ref, subject = _store(store), _subject()
+    with _db().write() as conn:
+        return jsonify(redact_customer(conn, ref, subject, now=datetime.now(UTC)))
+
+
+@api_v1.post("/stores/<store>/uninstall")
+def uninstall(store: str) -> Any:
+    """Drop the store's credentials now; delete its data after the retention (or `now`)."""
+    ref = _store(store)
+    at_once = bool((request.get_json(silent=True) or {}).get("delete_now"))
+    days = 0 if at_once else int(current_app.config["UNINSTALL_RETENTION_DAYS"])
+    now = datetime.now(UTC)
+    with _db().write() as conn:
+        schedule_store_deletion(conn, ref.id, after=timedelta(days=days), now=now,
+                                uninstalled=True)
+    return jsonify(store=store, delete_after=(now + timedelta(days=days)).isoformat()), 202

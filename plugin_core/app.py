@@ -14,7 +14,9 @@ from flask import Flask, jsonify
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
+from parcours import webhooks
 from parcours.api import api_v1
+from parcours.credentials import Vault
 from parcours.db import Database
 from parcours.errors import AuthError, NotFoundError, ParcoursError, ValidationError
 from parcours.jobs import Jobs
@@ -24,20 +26,31 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_URL": None,  # default: SqliteHuey in the instance folder
     "JOBS_IMMEDIATE": False,  # run jobs in the request (tests only)
     "INBOX_BATCH": 500,
-    "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+    "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,  # bodies over it get 413
+    "SECRET_KEYS": None,  # Fernet keys for credentials at rest (comma-separated, newest first)
+    "SHOPIFY_API_SECRET": None,  # the app's secret: signs Shopify webhooks
+    "SHOPIFY_API_SECRET_PREVIOUS": None,  # still accepted while rotating (comma-separated)
+    "UNINSTALL_RETENTION_DAYS": 30,  # data of an uninstalled store is deleted after this
+    "WEBHOOK_CACHE_SECONDS": 30,  # how long a process trusts its copy of a store's secrets
     "MAX_EVENTS_PER_REQUEST": 1000,
 }
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    app = Flask("parcours", instance_path=os.environ.get("PARCOURS_INSTANCE_PATH") or None)
+def create_app(config: Mapping[str, Any] | None = None, *,
+               instance_path: str | None = None) -> Flask:
+    """The app; its instance folder (SQLite file, job queue) from the argument or
+    `PARCOURS_INSTANCE_PATH`, else Flask's default."""
+    app = Flask("parcours",
+                instance_path=instance_path or os.environ.get("PARCOURS_INSTANCE_PATH") or None)
     app.config.from_mapping(DEFAULTS)
     app.config.from_prefixed_env("PARCOURS")
     if config:
         app.config.from_mapping(config)
     Database().init_app(app)
+    app.extensions["parcours.vault"] = Vault(app.config["SECRET_KEYS"])
     Jobs().init_app(app)
     app.register_blueprint(api_v1)
+    webhooks.init_app(app)
     _register_errors(app)
 
     @app.get("/healthz")

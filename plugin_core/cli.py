@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from flask import Flask
 
 from parcours import reports
 from parcours.accounts import (
@@ -24,42 +22,14 @@ from parcours.accounts import (
     remove_store,
     revoke_api_key,
 )
-from parcours.db import Database
-from parcours.errors import ParcoursError, ValidationError
+from parcours.cli_support import ParcoursGroup, database, echo_json, load_app
+from parcours.cli_webhooks import COMMANDS
+from parcours.errors import ValidationError
 from parcours.events import load_event
 from parcours.recorder import record
 
-F = TypeVar("F", bound=Callable[..., Any])
 
-
-class _Group(click.Group):
-    """Turns ParcoursError into a one-line message and exit code 1, never a traceback."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except ParcoursError as exc:
-            raise click.ClickException(str(exc)) from None
-
-
-def _app(check: bool = True) -> Flask:
-    from parcours.app import create_app
-
-    app = create_app()
-    if check:
-        _db(app).check()
-    return app
-
-
-def _db(app: Flask) -> Database:
-    return app.extensions["parcours.db"]  # type: ignore[no-any-return]
-
-
-def _echo_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
-
-
-@click.group(cls=_Group)
+@click.group(cls=ParcoursGroup)
 @click.version_option(package_name="parcours")
 def main() -> None:
     """Parcours: follow every shopper through the customer journey."""
@@ -74,9 +44,9 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Create or migrate the schema to the newest revision."""
-    database = _db(_app(check=False))
-    database.upgrade()
-    click.echo(f"database ready: {database.url}")
+    target = database(load_app(check=False))
+    target.upgrade()
+    click.echo(f"database ready: {target.url}")
 
 
 # -- processes ----------------------------------------------------------------------------------
@@ -86,7 +56,7 @@ def db_upgrade() -> None:
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn processes")
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the app with gunicorn."""
-    _app()  # fail fast and clearly when the database is not usable
+    load_app()  # fail fast and clearly when the database is not usable
     from parcours.server import run_gunicorn
 
     run_gunicorn(host, port, workers)
@@ -96,10 +66,10 @@ def serve(host: str, port: int, workers: int) -> None:
 @click.option("--workers", default=2, show_default=True, type=int, help="threads")
 def worker(workers: int) -> None:
     """Run a job worker (any number may run, on any machine sharing the database)."""
-    app = _app()
+    app = load_app()
     jobs = app.extensions["parcours.jobs"]
     jobs.check()
-    click.echo(f"worker on {_db(app).url}")
+    click.echo(f"worker on {database(app).url}")
     jobs.wake()  # catch up at once on rows left pending while no worker ran
     jobs.consumer(workers=workers).run()
 
@@ -113,7 +83,7 @@ def demo(host: str, port: int, seed: int, shoppers: int) -> None:
     """Server + worker + simulated shoppers for the store `demo`, until Ctrl-C."""
     from parcours.server import run_demo
 
-    run_demo(_app(check=False), host, port, seed, shoppers)
+    run_demo(load_app(check=False), host, port, seed, shoppers)
 
 
 # -- stores and keys ----------------------------------------------------------------------------
@@ -131,7 +101,7 @@ def stores() -> None:
 @click.option("--domain", default=None)
 def stores_add(key: str, account: str, platform: str, name: str | None,
                domain: str | None) -> None:
-    with _db(_app()).write() as conn:
+    with database(load_app()).write() as conn:
         store = create_store(conn, key, account=account, platform=platform, name=name,
                              domain=domain)
     click.echo(f"store {store.key} added ({store.platform}, account {store.account})")
@@ -140,10 +110,10 @@ def stores_add(key: str, account: str, platform: str, name: str | None,
 @stores.command("list")
 @click.option("--json", "as_json", is_flag=True)
 def stores_list(as_json: bool) -> None:
-    with _db(_app()).read() as conn:
+    with database(load_app()).read() as conn:
         found = list_stores(conn)
     if as_json:
-        _echo_json([s.__dict__ for s in found])
+        echo_json([s.__dict__ for s in found])
         return
     for s in found:
         click.echo(f"{s.key:24} {s.platform:12} {s.account:20} {s.name}")
@@ -153,7 +123,7 @@ def stores_list(as_json: bool) -> None:
 @click.argument("key")
 @click.confirmation_option(prompt="Delete this store and all its data?")
 def stores_remove(key: str) -> None:
-    with _db(_app()).write() as conn:
+    with database(load_app()).write() as conn:
         remove_store(conn, key)
     click.echo(f"store {key} removed")
 
@@ -168,14 +138,14 @@ def keys() -> None:
 @click.option("--name", default="default")
 def keys_create(account: str, name: str) -> None:
     """Print a new key (shown once)."""
-    with _db(_app()).write() as conn:
+    with database(load_app()).write() as conn:
         click.echo(create_api_key(conn, account, name))
 
 
 @keys.command("revoke")
 @click.argument("key_or_prefix")
 def keys_revoke(key_or_prefix: str) -> None:
-    with _db(_app()).write() as conn:
+    with database(load_app()).write() as conn:
         revoke_api_key(conn, key_or_prefix)
     click.echo("revoked")
 
@@ -195,7 +165,7 @@ def events_import(file: Any, store_key: str) -> None:
     Every line is validated first; any bad line rejects the whole file, naming its line and
     field, and nothing is recorded.
     """
-    app = _app()
+    app = load_app()
     parsed, errors = [], {}
     for number, line in enumerate(file, start=1):
         if not line.strip():
@@ -209,7 +179,7 @@ def events_import(file: Any, store_key: str) -> None:
     if errors:
         raise ValidationError(f"{file.name}: {len(errors)} bad line(s), nothing imported",
                               errors)
-    with _db(app).write() as conn:
+    with database(app).write() as conn:
         result = record(conn, get_store(conn, store_key), parsed)
     click.echo(f"{result.recorded} events recorded, {result.duplicates} already known")
 
@@ -227,12 +197,12 @@ def kpis(store: str, start: str | None, end: str | None, as_json: bool) -> None:
     """KPIs and funnel of STORE (default period: the last 30 days)."""
     last = _day(end) or datetime.now(UTC).date()
     period = reports.Period(_day(start) or last - timedelta(days=29), last)
-    with _db(_app()).read() as conn:
+    with database(load_app()).read() as conn:
         ref = get_store(conn, store)
         data = {"kpis": reports.kpis(conn, ref, period),
                 "funnel": reports.funnel(conn, ref, period)}
     if as_json:
-        _echo_json(data)
+        echo_json(data)
         return
     click.echo(f"{store}  {period.start} .. {period.end}")
     for step in data["funnel"]["steps"]:
@@ -259,8 +229,28 @@ def bench_engine(count: int, batch: int, backends: tuple[str, ...], as_json: boo
     """Events/s through the engine and storage, against a bare bulk INSERT."""
     from parcours.bench.engine import run
 
-    _echo_json(run(events=count, batch=batch, backends=backends))
+    echo_json(run(events=count, batch=batch, backends=backends))
 
+
+@bench.command("ingest")
+@click.option("--seconds", default=5.0, show_default=True, type=float, help="per phase")
+@click.option("--concurrency", "concurrencies", multiple=True, type=int, default=(1, 4, 16),
+              show_default=True)
+@click.option("--rate", default=200.0, show_default=True, type=float,
+              help="requests/s of the latency phase")
+@click.option("--backend", "backends", multiple=True, default=("sqlite", "postgres"),
+              show_default=True, type=click.Choice(["sqlite", "postgres"]))
+@click.option("--json", "as_json", is_flag=True, help="JSON output (the only format)")
+def bench_ingest(seconds: float, concurrencies: tuple[int, ...], rate: float,
+                 backends: tuple[str, ...], as_json: bool) -> None:
+    """Webhook acks/s and latency of the real receiver against a bare 200 endpoint."""
+    from parcours.bench.ingest import run
+
+    echo_json(run(seconds=seconds, concurrencies=concurrencies, rate=rate, backends=backends))
+
+
+for _command in COMMANDS:
+    main.add_command(_command)
 
 if __name__ == "__main__":
     sys.exit(main())

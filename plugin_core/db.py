@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool
 
 from parcours.errors import StorageError
 
@@ -75,8 +75,12 @@ class Database:
     def configure(self, url: str) -> None:
         url = normalise_url(url)
         if url.startswith("sqlite"):
-            # One connection per checkout keeps SQLite's locking simple across threads.
-            engine = create_engine(url, poolclass=NullPool)
+            # Pooled connections: opening one runs the pragmas, and closing the last one makes
+            # SQLite checkpoint the WAL; both would otherwise cost every short transaction
+            # (the webhook ack path) about a millisecond. A connection is used by one thread at
+            # a time, handed between threads by the pool.
+            engine = create_engine(url, poolclass=QueuePool, pool_size=5, max_overflow=10,
+                                   connect_args={"check_same_thread": False})
             _sqlite_pragmas(engine)
         else:
             engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,7 +58,10 @@ EVENT_BITS: dict[str, int] = {name: 1 << i for i, name in enumerate(EVENT_NAMES)
 
 # Identity kinds that stitch events to one profile. Emails are never kept in clear: the schema
 # turns `email` into `email_hash`, which is also what platforms' normalizers must emit.
-IDENTITY_KINDS = ("customer_id", "email_hash", "checkout_token", "cart_token", "anonymous_id")
+# `order_id` lets facts that name only their order (a refund, a fulfilment) find its shopper.
+IDENTITY_KINDS = (
+    "customer_id", "email_hash", "checkout_token", "cart_token", "anonymous_id", "order_id",
+)
 
 MAX_PROPERTIES_BYTES = 16 * 1024
 MAX_IDENTITY_LENGTH = 255
@@ -66,6 +70,20 @@ MAX_IDENTITY_LENGTH = 255
 def email_hash(email: str) -> str:
     """Stable pseudonymous key for an email: sha256 of the trimmed, lower-cased address."""
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+
+
+def email_identity(value: object) -> str | None:
+    """The email hash of a platform field, when it holds what looks like an address.
+
+    Placeholders ("[redacted]", "none", a shared "no-email@") are not hashed: one would
+    stitch every shopper who has it into one profile.
+    """
+    if isinstance(value, str) and _EMAIL.fullmatch(value.strip()):
+        return email_hash(value)
+    return None
 
 
 def to_utc(moment: datetime) -> datetime:
@@ -124,9 +142,11 @@ class JourneyEvent:
 
     @property
     def order_id(self) -> str | None:
+        """The order the event is about: its resource, else its `order_id` identity (a refund
+        or a fulfilment names only its order)."""
         if self.resource is not None and self.resource.type == "order":
             return self.resource.id
-        return None
+        return self.identities.get("order_id")
 
     def amount(self) -> tuple[Decimal, str] | None:
         """(total, currency) when the event carries an order amount."""
@@ -178,6 +198,7 @@ class IdentitiesSchema(Schema):
     checkout_token = fields.Str(validate=validate.Length(min=1, max=MAX_IDENTITY_LENGTH))
     cart_token = fields.Str(validate=validate.Length(min=1, max=MAX_IDENTITY_LENGTH))
     anonymous_id = fields.Str(validate=validate.Length(min=1, max=MAX_IDENTITY_LENGTH))
+    order_id = fields.Str(validate=validate.Length(min=1, max=MAX_IDENTITY_LENGTH))
 
     @validates_schema
     def _not_empty(self, data: dict[str, Any], **_: Any) -> None:

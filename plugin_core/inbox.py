@@ -2,7 +2,13 @@
 
 The database is the source of truth and the queue only wakes workers: `process_pending` claims
 due rows itself, so a lost queue message or a killed worker loses nothing (its transaction rolls
-back and the rows are claimed again). A row is processed and marked done in one transaction.
+back and the rows are claimed again). Rows are normalized by their platform's adapter, recorded,
+and marked done in one transaction; event ids are deterministic, so processing a row twice
+never records an event twice.
+
+Row statuses: pending (to do, maybe after a backoff), done, failed (parked with the reason: an
+invalid body, or too many attempts; `replay` puts it back), ping (a platform's creation ping,
+kept as evidence, never an event).
 """
 
 from __future__ import annotations
@@ -10,41 +16,28 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy import Connection, Insert, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from parcours import tables as t
 from parcours.accounts import get_store
+from parcours.actions import apply_actions
+from parcours.adapters.base import Action, Normalized, StorefrontFact, adapter_for
 from parcours.db import Database
-from parcours.errors import ParcoursError, ValidationError
-from parcours.events import JourneyEvent, load_events
+from parcours.errors import NotFoundError, ParcoursError, ValidationError
+from parcours.events import JourneyEvent
 from parcours.recorder import StoreRef, record
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
-# A source's normalizer turns one delivery body into canonical events (pure; adapters add theirs).
-Normalizer = Callable[[str, str, bytes], list[JourneyEvent]]
-
-
-def canonical_events(store_key: str, topic: str, body: bytes) -> list[JourneyEvent]:
-    """Bodies of the API and SDK: {"events": [canonical event, ...]}."""
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        raise ValidationError("body is not JSON", {"body": [str(exc)]}) from None
-    records = payload.get("events") if isinstance(payload, dict) else None
-    if not isinstance(records, list):
-        raise ValidationError("invalid body", {"events": ["a list of events is required"]})
-    return load_events(store_key, records)
-
-
-NORMALIZERS: dict[str, Normalizer] = {"api": canonical_events}
+STATUSES = ("pending", "done", "failed", "ping")
 
 
 def receive(conn: Connection, *, store_id: int | None, source: str, topic: str,
@@ -52,13 +45,28 @@ def receive(conn: Connection, *, store_id: int | None, source: str, topic: str,
             status: str = "pending", now: datetime | None = None) -> bool:
     """Insert one delivery; False when its key was already received (nothing is stored)."""
     moment = now or datetime.now(UTC)
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(t.inbox).values(
-        store_id=store_id, source=source, topic=topic, delivery_key=delivery_key,
-        headers=dict(headers or {}), body=body, received_at=moment, status=status,
-        attempts=0, next_attempt_at=moment,
-    ).on_conflict_do_nothing(index_elements=["delivery_key"]).returning(t.inbox.c.id)
-    return conn.execute(stmt).first() is not None
+    row = {"store_id": store_id, "source": source, "topic": topic,
+           "delivery_key": delivery_key, "headers": dict(headers or {}), "body": body,
+           "received_at": moment, "status": status, "attempts": 0, "next_attempt_at": moment}
+    return conn.execute(_insert_once(conn.dialect.name), row).first() is not None
+
+
+@cache
+def _insert_once(dialect_name: str) -> Insert:
+    """Built once per dialect: this runs on every acknowledged delivery."""
+    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    stmt: Insert = (insert(t.inbox).on_conflict_do_nothing(index_elements=["delivery_key"])
+                    .returning(t.inbox.c.id))
+    return stmt
+
+
+def normalize_body(source: str, store_key: str, topic: str, body: bytes) -> Normalized:
+    """Parse a stored body and normalize it with its platform's adapter (pure)."""
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise ValidationError("the body is not valid JSON", {"body": [str(exc)]}) from None
+    return adapter_for(source).normalize(store_key, topic, payload)
 
 
 @dataclass
@@ -69,21 +77,43 @@ class DrainResult:
     events: int = 0
 
 
+@dataclass
+class _Row:
+    id: int
+    store_id: int | None
+    source: str
+    topic: str
+    headers: dict[str, str]
+    body: bytes
+    attempts: int
+    received_at: datetime
+
+
+@dataclass
+class _StoreWork:
+    events: list[JourneyEvent] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    done: list[int] = field(default_factory=list)
+
+
 def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(2**attempts * 5, 3600))
 
 
-def _claim(conn: Connection, limit: int, now: datetime) -> list[Any]:
-    query = (select(t.inbox.c.id, t.inbox.c.store_id, t.inbox.c.source, t.inbox.c.topic,
-                    t.inbox.c.body, t.inbox.c.attempts)
-             .where(t.inbox.c.status == "pending", t.inbox.c.next_attempt_at <= now)
-             .order_by(t.inbox.c.id).limit(limit))
+def _claim(conn: Connection, limit: int, now: datetime) -> list[_Row]:
+    c = t.inbox.c
+    query = (select(c.id, c.store_id, c.source, c.topic, c.headers, c.body, c.attempts,
+                    c.received_at)
+             .where(c.status == "pending", c.next_attempt_at <= now)
+             .order_by(c.id).limit(limit))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    return list(conn.execute(query))
+    return [_Row(r.id, r.store_id, r.source, r.topic, dict(r.headers), bytes(r.body), r.attempts,
+                 r.received_at) for r in conn.execute(query)]
 
 
-def process_pending(db: Database, limit: int = 200, now: datetime | None = None) -> DrainResult:
+def process_pending(db: Database, limit: int = 200, now: datetime | None = None, *,
+                    uninstall_retention: timedelta = timedelta(days=30)) -> DrainResult:
     """Claim up to `limit` due rows, record their events, mark them done, in one transaction.
 
     A row whose body is invalid is marked failed with the reason (it would fail forever);
@@ -91,17 +121,18 @@ def process_pending(db: Database, limit: int = 200, now: datetime | None = None)
     """
     moment = now or datetime.now(UTC)
     result = DrainResult()
-    claimed: list[Any] = []
+    claimed: list[_Row] = []
     try:
         with db.write() as conn:
             claimed = _claim(conn, limit, moment)
-            by_store: defaultdict[int, list[Any]] = defaultdict(list)
-            for row in claimed:
-                by_store[row.store_id].append(row)
+            by_store: defaultdict[int, list[_Row]] = defaultdict(list)
+            for row in _resolve_stores(conn, claimed, moment, result):
+                by_store[row.store_id or 0].append(row)
             for store_id in sorted(by_store):
                 if conn.dialect.name == "postgresql":  # one writer per store's profiles
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": store_id})
-                _process_store(conn, store_id, by_store[store_id], moment, result)
+                _process_store(conn, store_id, by_store[store_id], moment, result,
+                               uninstall_retention)
     except Exception as exc:
         if not claimed:
             raise
@@ -110,31 +141,87 @@ def process_pending(db: Database, limit: int = 200, now: datetime | None = None)
     return result
 
 
-def _process_store(conn: Connection, store_id: int, rows: list[Any], now: datetime,
-                   result: DrainResult) -> None:
+def _resolve_stores(conn: Connection, rows: list[_Row], now: datetime,
+                    result: DrainResult) -> list[_Row]:
+    """Give rows received for a not-yet-known store (a Shopify domain) their store, if it exists.
+
+    A row whose store still does not exist fails with the reason (replay it once the store is
+    added), except privacy and uninstall notices, which have nothing to act on: done.
+    """
+    ready = []
+    for row in rows:
+        if row.store_id is None:
+            domain = adapter_for(row.source).shop_domain(row.headers) or ""
+            row.store_id = conn.execute(select(t.stores.c.id).where(
+                t.stores.c.platform == row.source, t.stores.c.domain == domain)).scalar()
+            if row.store_id is not None:
+                conn.execute(update(t.inbox).where(t.inbox.c.id == row.id)
+                             .values(store_id=row.store_id))
+        if row.store_id is not None:
+            ready.append(row)
+            continue
+        try:
+            normalized = normalize_body(row.source, "", row.topic, row.body)
+            unknown = normalized.events or not normalized.actions
+        except ParcoursError:
+            unknown = True
+        if unknown:
+            _fail(conn, row, f"no {row.source} store for domain {domain!r}: add the store, "
+                             "then `parcours inbox replay`", now, result)
+        else:
+            _mark_done(conn, [row.id], now, "no such store: nothing held, nothing to do")
+            result.done += 1
+    return ready
+
+
+def _process_store(conn: Connection, store_id: int, rows: list[_Row], now: datetime,
+                   result: DrainResult, uninstall_retention: timedelta) -> None:
     key = conn.execute(select(t.stores.c.key).where(t.stores.c.id == store_id)).scalar_one()
     store: StoreRef = get_store(conn, key)
-    events: list[JourneyEvent] = []
-    done: list[int] = []
+    work = _StoreWork()
     for row in rows:
-        normalize = NORMALIZERS.get(row.source)
         try:
-            if normalize is None:
-                raise ValidationError(f"no normalizer for source {row.source!r}")
-            events.extend(normalize(store.key, row.topic, bytes(row.body)))
-            done.append(row.id)
+            normalized = normalize_body(row.source, store.key, row.topic, row.body)
         except ParcoursError as exc:
-            conn.execute(update(t.inbox).where(t.inbox.c.id == row.id).values(
-                status="failed", error=str(exc), attempts=row.attempts + 1, processed_at=now))
-            result.failed += 1
-    result.events += record(conn, store, events, now).recorded
-    if done:
-        conn.execute(update(t.inbox).where(t.inbox.c.id.in_(done)).values(
-            status="done", error=None, attempts=t.inbox.c.attempts + 1, processed_at=now))
-        result.done += len(done)
+            _fail(conn, row, str(exc) + _fields(exc), now, result)
+            continue
+        work.events.extend(normalized.events)
+        work.actions.extend(_dated(action, row.received_at) for action in normalized.actions)
+        work.done.append(row.id)
+    result.events += record(conn, store, work.events, now).recorded
+    if work.done:
+        _mark_done(conn, work.done, now)
+        result.done += len(work.done)
+    # After the rows are done: a redaction also scrubs the bodies of this very batch.
+    apply_actions(conn, store, work.actions, now=now, uninstall_retention=uninstall_retention)
 
 
-def _reschedule(db: Database, rows: list[Any], error: str, now: datetime,
+def _dated(action: Action, received_at: datetime) -> Action:
+    """A storefront fact whose payload has no time is as new as its delivery."""
+    if isinstance(action, StorefrontFact) and action.updated_at is None:
+        return replace(action, updated_at=received_at)
+    return action
+
+
+def _fields(exc: ParcoursError) -> str:
+    if isinstance(exc, ValidationError) and exc.errors:
+        return " " + json.dumps(exc.errors, sort_keys=True, default=str)[:1500]
+    return ""
+
+
+def _mark_done(conn: Connection, ids: Sequence[int], now: datetime, note: str | None = None
+               ) -> None:
+    conn.execute(update(t.inbox).where(t.inbox.c.id.in_(ids)).values(
+        status="done", error=note, attempts=t.inbox.c.attempts + 1, processed_at=now))
+
+
+def _fail(conn: Connection, row: _Row, error: str, now: datetime, result: DrainResult) -> None:
+    conn.execute(update(t.inbox).where(t.inbox.c.id == row.id).values(
+        status="failed", error=error[:2000], attempts=row.attempts + 1, processed_at=now))
+    result.failed += 1
+
+
+def _reschedule(db: Database, rows: list[_Row], error: str, now: datetime,
                 result: DrainResult) -> None:
     with db.write() as conn:
         for row in rows:
@@ -151,3 +238,61 @@ def pending_count(db: Database) -> int:
     with db.read() as conn:
         return int(conn.execute(select(func.count()).select_from(t.inbox)
                                 .where(t.inbox.c.status == "pending")).scalar_one())
+
+
+# -- operators' view: list and replay ----------------------------------------------------------
+@dataclass(frozen=True)
+class InboxEntry:
+    id: int
+    store: str | None
+    source: str
+    topic: str
+    status: str
+    attempts: int
+    error: str | None
+    received_at: datetime
+    processed_at: datetime | None
+    delivery_key: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "received_at": self.received_at.isoformat(),
+                "processed_at": self.processed_at and self.processed_at.isoformat()}
+
+
+def list_entries(conn: Connection, *, store: str | None = None, status: str | None = None,
+                 limit: int = 100) -> list[InboxEntry]:
+    """The newest deliveries first, optionally of one store and one status."""
+    i, s = t.inbox.c, t.stores.c
+    query = (select(i.id, s.key.label("store"), i.source, i.topic, i.status, i.attempts, i.error,
+                    i.received_at, i.processed_at, i.delivery_key)
+             .select_from(t.inbox.outerjoin(t.stores, s.id == i.store_id))
+             .order_by(i.id.desc()).limit(limit))
+    if store is not None:
+        query = query.where(s.key == store)
+    if status is not None:
+        if status not in STATUSES:
+            raise ValidationError("invalid status", {"status": [f"one of {', '.join(STATUSES)}"]})
+        query = query.where(i.status == status)
+    return [InboxEntry(**row._asdict()) for row in conn.execute(query)]
+
+
+def replay(conn: Connection, *, ids: Sequence[int] = (), failed: bool = False,
+           store: str | None = None, now: datetime | None = None) -> int:
+    """Put rows back to pending (now, attempts reset); harmless on done rows (idempotent)."""
+    if not ids and not failed:
+        raise ValidationError("nothing to replay", {"ids": ["give row ids or --failed"]})
+    i = t.inbox.c
+    query = update(t.inbox).where(i.status != "ping")
+    if ids:
+        found = set(conn.execute(select(i.id).where(i.id.in_(ids))).scalars())
+        missing = sorted(set(ids) - found)
+        if missing:
+            raise NotFoundError(f"no inbox row {', '.join(map(str, missing))}")
+        query = query.where(i.id.in_(ids))
+    if failed:
+        query = query.where(i.status == "failed")
+    if store is not None:
+        query = query.where(i.store_id == get_store(conn, store).id)
+    moment = now or datetime.now(UTC)
+    return conn.execute(query.values(status="pending", attempts=0, error=None,
+                                     next_attempt_at=moment, processed_at=None)).rowcount

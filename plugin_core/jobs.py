@@ -7,6 +7,9 @@ and a periodic sweep drains whatever a lost message or a killed worker left pend
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,11 +18,14 @@ from huey import Huey, RedisHuey, SqliteHuey, crontab
 from parcours.db import Database
 from parcours.errors import ConfigError
 from parcours.inbox import pending_count, process_pending
+from parcours.privacy import purge_due
+from parcours.reconcile import reconcile_stores
 
 if TYPE_CHECKING:
     from flask import Flask
 
 log = logging.getLogger(__name__)
+WAKE_INTERVAL = 0.05  # seconds: the longest a delivery waits for its wake-up under load
 
 
 class Jobs:
@@ -27,6 +33,9 @@ class Jobs:
 
     def __init__(self, app: Flask | None = None) -> None:
         self.huey: Huey | None = None
+        self._wake_lock = threading.Lock()
+        self._last_wake = -WAKE_INTERVAL
+        self._timer: threading.Timer | None = None
         if app is not None:
             self.init_app(app)
 
@@ -40,12 +49,14 @@ class Jobs:
             huey = SqliteHuey("parcours", filename=str(Path(app.instance_path, "huey.db")))
         huey.immediate = bool(app.config.get("JOBS_IMMEDIATE"))
         batch = int(app.config.get("INBOX_BATCH", 500))
+        retention = timedelta(days=int(app.config.get("UNINSTALL_RETENTION_DAYS", 30)))
 
         @huey.task(retries=3, retry_delay=5)
         def drain_inbox() -> int:
             """Process pending inbox rows until none is due."""
             total = 0
-            while (done := process_pending(db, limit=batch)).done + done.failed + done.retried:
+            while (done := process_pending(db, limit=batch, uninstall_retention=retention)
+                   ).done + done.failed + done.retried:
                 total += done.events
             return total
 
@@ -55,13 +66,52 @@ class Jobs:
             if pending_count(db):
                 drain_inbox()
 
+        @huey.periodic_task(crontab(minute="*/15"))
+        def reconcile() -> None:
+            """Poll the platforms for what webhooks missed; new deliveries wake the drain."""
+            if reconcile_stores(db).new:
+                drain_inbox()
+
+        @huey.periodic_task(crontab(minute="7"))
+        def purge() -> None:
+            """Delete what is due: uninstalled or redacted stores, old deliveries."""
+            with db.write() as conn:
+                purge_due(conn, now=datetime.now(UTC))
+
         self.huey = huey
         self.drain_inbox = drain_inbox
         self.sweep_inbox = sweep_inbox
+        self.reconcile = reconcile
+        self.purge = purge
         app.extensions["parcours.jobs"] = self
 
     def wake(self) -> None:
-        """Ask a worker to drain the inbox. Never fails the caller: the sweep catches up."""
+        """Ask a worker to drain the inbox, at most once per `WAKE_INTERVAL` per process.
+
+        Under load, one drain task per delivery would cost every ack a queue write while one
+        drain already takes every due row. So a wake inside the interval after the last one
+        only arms a timer that wakes at the interval's end: a row committed before `wake()` is
+        always followed by a wake-up within WAKE_INTERVAL. Never fails the caller: the periodic
+        sweep catches up whatever a lost message misses.
+        """
+        with self._wake_lock:
+            since = time.monotonic() - self._last_wake
+            if since < WAKE_INTERVAL:
+                if self._timer is None:
+                    self._timer = threading.Timer(WAKE_INTERVAL - since, self._wake_now)
+                    self._timer.daemon = True
+                    self._timer.start()
+                return
+            self._last_wake = time.monotonic()
+        self._enqueue()
+
+    def _wake_now(self) -> None:
+        with self._wake_lock:
+            self._timer = None
+            self._last_wake = time.monotonic()
+        self._enqueue()
+
+    def _enqueue(self) -> None:
         try:
             self.drain_inbox()
         except Exception:

@@ -38,6 +38,7 @@ class StoreRef:
     id: int
     key: str
     rules: JourneyRules = DEFAULT_RULES
+    platform: str = "custom"
 
 
 @dataclass
@@ -382,12 +383,14 @@ def _write_rollups(conn: Connection, batch: _Batch, delta: Contribution) -> None
 
 def _write_resources(conn: Connection, batch: _Batch,
                      owned: Sequence[tuple[JourneyEvent, int]]) -> None:
-    """Keep each resource's newest snapshot (by updated_at, then event id)."""
+    """Keep each resource's newest snapshot: by updated_at, then, among the facts one snapshot
+    implies (placed, paid, refunded...), the latest to occur, then the event id."""
     newest: dict[tuple[str, str], dict[str, Any]] = {}
     for event, profile_id in owned:
         if event.resource is None:
             continue
-        version = f"{event.resource.updated_at:%Y-%m-%dT%H:%M:%S.%f}|{event.id}"
+        version = (f"{event.resource.updated_at:%Y%m%d%H%M%S%f}|{event.occurred_at:%Y%m%d%H%M%S%f}"
+                   f"|{event.id}")
         key = (event.resource.type, event.resource.id)
         if key in newest and newest[key]["version"] >= version:
             continue

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,9 +22,12 @@ from parcours.errors import NotFoundError, ParcoursError
 DEMO_STORE = "demo"
 
 
-class _Gunicorn(BaseApplication):  # type: ignore[misc]
-    def __init__(self, options: dict[str, Any]) -> None:
-        self.options = options
+class GunicornApp(BaseApplication):  # type: ignore[misc]
+    """Gunicorn serving the app `factory` builds in each worker (default: the Parcours app)."""
+
+    def __init__(self, options: dict[str, Any], factory: Callable[[], Flask] | None = None
+                 ) -> None:
+        self.options, self.factory = options, factory
         super().__init__()
 
     def load_config(self) -> None:
@@ -31,14 +35,16 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
+        if self.factory is not None:
+            return self.factory()
         from parcours.app import create_app
 
         return create_app()
 
 
 def run_gunicorn(host: str, port: int, workers: int) -> None:
-    _Gunicorn({"bind": f"{host}:{port}", "workers": workers, "timeout": 30,
-               "accesslog": "-", "graceful_timeout": 10}).run()
+    GunicornApp({"bind": f"{host}:{port}", "workers": workers, "timeout": 30,
+                 "accesslog": "-", "graceful_timeout": 10}).run()
 
 
 def _wait_healthy(url: str, processes: list[subprocess.Popen[bytes]], seconds: float) -> None:

@@ -114,6 +114,45 @@ stores = Table(
     Column("timezone", String(64), nullable=False, default="UTC"),
     Column("rules", JSONType),  # journey rules as data; null = the defaults
     Column("created_at", UTCDateTime, nullable=False),
+    Column("uninstalled_at", UTCDateTime),
+    Column("delete_after", UTCDateTime),  # the purge job deletes the store's data from then on
+    Column("reconciled_until", UTCDateTime),  # the last reconciliation poll covered up to here
+)
+
+# Secrets a store's deliveries are signed with, and later its platform tokens: encrypted at rest
+# (see credentials.py). A replaced secret stays valid until `expires_at` (rotation).
+credentials = Table(
+    "credentials", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("store_id", Integer, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("ciphertext", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime),
+    Index("ix_credentials_store_purpose", "store_id", "purpose"),
+)
+
+# Settings of the storefront that widgets and friction diagnosis read (guest checkout, ...).
+store_facts = Table(
+    "store_facts", metadata,
+    _store_fk(),
+    Column("name", String(64), primary_key=True),
+    Column("value", JSONType, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Data subjects' requests (export, redaction) and their outcome. `subject` holds pseudonymous
+# keys only; an export holds what was found and is deleted with the customer's redaction.
+privacy_requests = Table(
+    "privacy_requests", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("store_id", Integer, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("reference", String(255)),
+    Column("subject", JSONType, nullable=False),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("completed_at", UTCDateTime),
+    Column("export", JSONType),
 )
 
 api_keys = Table(
@@ -190,7 +229,7 @@ resource_states = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("event_id", String(32), nullable=False),
     # updated_at then event id, as sortable text: the newest snapshot wins, ties broken by id.
-    Column("version", String(64), nullable=False),
+    Column("version", String(96), nullable=False),
     Column("state", String(64), nullable=False),  # the event name of the newest snapshot
     Column("data", JSONType, nullable=False),
 )
@@ -266,4 +305,5 @@ inbox = Table(
     Column("next_attempt_at", UTCDateTime, nullable=False),
     Column("processed_at", UTCDateTime),
     Index("ix_inbox_pending", "status", "next_attempt_at"),
+    Index("ix_inbox_store", "store_id", "received_at"),
 )

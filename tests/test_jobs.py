@@ -75,12 +75,12 @@ def test_worker_drains_rows_left_pending_and_woken_ones(
         # Rows received while no worker runs, and no queue message for them: the database is
         # the source of truth, so a starting worker must still find them.
         for shopper in ("s1", "s2"):
-            assert receive(conn, store_id=store.id, source="api", topic="events",
+            assert receive(conn, store_id=store.id, source="custom", topic="events",
                            delivery_key=f"test:{shopper}", body=_batch(shopper))
     request.getfixturevalue("worker")
     _wait_drained(db)
     with db.write() as conn:
-        assert receive(conn, store_id=store.id, source="api", topic="events",
+        assert receive(conn, store_id=store.id, source="custom", topic="events",
                        delivery_key="test:s3", body=_batch("s3"))
     app.extensions["parcours.jobs"].wake()  # through the real queue backend
     _wait_drained(db)

@@ -1,0 +1,105 @@
+"""Standard Webhooks (standardwebhooks.com) for custom shops and the SDK.
+
+A delivery carries `webhook-id`, `webhook-timestamp` (Unix seconds) and `webhook-signature`, a
+space-separated list of `v1,<base64 HMAC-SHA256>` over `id.timestamp.body`, keyed with the bytes
+of the base64 part of a `whsec_…` secret. Any listed signature may match (the sender may sign with
+old and new secrets while rotating); timestamps more than five minutes away, in either direction,
+are refused so that a captured delivery cannot be replayed later.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from parcours.adapters.base import Normalized, PlatformAdapter, Verification
+from parcours.errors import ValidationError
+from parcours.events import load_events
+
+TOLERANCE_SECONDS = 5 * 60
+SECRET_PREFIX = "whsec_"
+
+
+def secret_bytes(secret: str) -> bytes:
+    """The HMAC key of a `whsec_` secret; ValueError when it is not one."""
+    if not secret.startswith(SECRET_PREFIX):
+        raise ValueError("a Standard Webhooks secret starts with 'whsec_'")
+    return base64.b64decode(secret[len(SECRET_PREFIX):], validate=True)
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` value for one delivery (what the SDK sends)."""
+    signed = f"{msg_id}.{timestamp}.".encode() + body
+    digest = hmac.new(secret_bytes(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def _signatures(header: str) -> list[bytes]:
+    """The v1 signatures of a header; other versions are skipped, malformed ones dropped."""
+    found = []
+    for part in header.split():
+        version, _, value = part.partition(",")
+        if version != "v1":
+            continue
+        try:
+            found.append(base64.b64decode(value, validate=True))
+        except binascii.Error:
+            continue
+    return found
+
+
+class CustomAdapter(PlatformAdapter):
+    name = "custom"
+    kept_header_prefixes = ("webhook-",)
+
+    def verify(self, headers: Mapping[str, str], body: bytes, secrets: list[str],
+               now: float | None = None) -> Verification:
+        msg_id, stamp = headers.get("webhook-id", ""), headers.get("webhook-timestamp", "")
+        header = headers.get("webhook-signature", "")
+        if not (msg_id and stamp and header):
+            return Verification(False, "missing webhook-id, webhook-timestamp or "
+                                       "webhook-signature header")
+        if not stamp.isdigit():
+            return Verification(False, "webhook-timestamp is not Unix seconds")
+        if abs((time.time() if now is None else now) - int(stamp)) > TOLERANCE_SECONDS:
+            return Verification(False, "webhook-timestamp is more than 5 minutes away")
+        given = _signatures(header)
+        if not given:
+            return Verification(False, "webhook-signature holds no v1 signature")
+        signed = f"{msg_id}.{stamp}.".encode() + body
+        for secret in secrets:
+            try:
+                key = secret_bytes(secret)
+            except ValueError:
+                continue
+            if not key:  # an empty key would let anyone sign
+                continue
+            expected = hmac.new(key, signed, hashlib.sha256).digest()
+            # Compare with every listed signature, never stopping early on a mismatch.
+            if any([hmac.compare_digest(expected, sig) for sig in given]):
+                return Verification(True)
+        return Verification(False, "no signature matches" if secrets else "no secret is set")
+
+    def topic(self, headers: Mapping[str, str]) -> str:
+        return "events"
+
+    def delivery_key(self, store_key: str, headers: Mapping[str, str], body: bytes) -> str:
+        return f"custom:{store_key}:{headers.get('webhook-id', '')[:180]}"
+
+    def new_secret(self) -> str:
+        return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+    def normalize(self, store: str, topic: str, payload: Any) -> Normalized:
+        """`{"events": [...]}`, bare or in a Standard Webhooks envelope `{"type", "data"}`."""
+        if isinstance(payload, dict) and "events" not in payload and "data" in payload:
+            payload = payload["data"]
+        records = payload.get("events") if isinstance(payload, dict) else None
+        if not isinstance(records, list):
+            raise ValidationError("invalid body", {"events": ["a list of events is required"]})
+        return Normalized(events=load_events(store, records))

@@ -1,0 +1,83 @@
+"""WooCommerce webhooks: the signature, the creation ping, topics and delivery keys.
+
+Each WooCommerce webhook has its own secret (Parcours sets it when it creates the webhook), and
+WooCommerce signs a delivery with `X-WC-Webhook-Signature` = base64(HMAC-SHA256(raw body,
+secret)). No timestamp is signed, so no replay window can be checked: the inbox's delivery key
+is the guard against a replayed body.
+
+`X-WC-Webhook-Delivery-ID` is wp_hash(webhook id . current second): two deliveries of one
+webhook in the same second share it (a bulk edit), so the delivery key adds the webhook id and
+a hash of the body.
+
+When a webhook is created WooCommerce first sends an unsigned ping, `webhook_id=N` form-encoded
+and without any X-WC-Webhook-* header, and keeps the webhook only if it gets a 200: `ping_id`
+recognises exactly that body so the receiver can answer it without storing anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from parcours.adapters.base import Normalized, PlatformAdapter, Verification
+from parcours.adapters.woocommerce.normalize import normalize
+
+SIGNATURE_HEADER = "x-wc-webhook-signature"
+_PING = re.compile(rb"webhook_id=([1-9][0-9]{0,18})")
+
+
+def _digest(secret: str, body: bytes) -> bytes:
+    return hmac.new(secret.encode(), body, hashlib.sha256).digest()
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The `X-WC-Webhook-Signature` WooCommerce sends for `body` (what a fake store sends)."""
+    return base64.b64encode(_digest(secret, body)).decode()
+
+
+class WooCommerceAdapter(PlatformAdapter):
+    name = "woocommerce"
+    kept_header_prefixes = ("x-wc-webhook-",)
+    app_signed = False  # every webhook has its own secret
+
+    def verify(self, headers: Mapping[str, str], body: bytes, secrets: list[str],
+               now: float | None = None) -> Verification:
+        header = headers.get(SIGNATURE_HEADER, "")
+        if not header:
+            return Verification(False, f"missing {SIGNATURE_HEADER} header")
+        try:
+            given = base64.b64decode(header, validate=True)
+        except (binascii.Error, ValueError):  # ValueError: non-ASCII characters
+            given = b""
+        if len(given) != hashlib.sha256().digest_size:
+            return Verification(False, f"{SIGNATURE_HEADER} is not a base64 HMAC-SHA256")
+        keys = [secret for secret in secrets if secret]
+        if not keys:
+            return Verification(False, "no secret is set")
+        # Compare with every secret, never stopping early on a mismatch.
+        matches = [hmac.compare_digest(_digest(key, body), given) for key in keys]
+        return Verification(True) if any(matches) else Verification(
+            False, f"{SIGNATURE_HEADER} matches no secret")
+
+    def ping_id(self, headers: Mapping[str, str], body: bytes) -> str | None:
+        if SIGNATURE_HEADER in headers:
+            return None
+        match = _PING.fullmatch(body)
+        return match.group(1).decode() if match else None
+
+    def topic(self, headers: Mapping[str, str]) -> str:
+        return headers.get("x-wc-webhook-topic", "")
+
+    def delivery_key(self, store_key: str, headers: Mapping[str, str], body: bytes) -> str:
+        webhook_id = headers.get("x-wc-webhook-id", "")[:40]
+        delivery_id = headers.get("x-wc-webhook-delivery-id", "")[:64]
+        digest = hashlib.sha256(body).hexdigest()
+        return f"woocommerce:{store_key}:{webhook_id}:{delivery_id}:{digest}"
+
+    def normalize(self, store: str, topic: str, payload: Any) -> Normalized:
+        return normalize(store, topic, payload)

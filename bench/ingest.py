@@ -1,0 +1,287 @@
+"""`parcours bench ingest`: how fast the webhook receiver acknowledges, and that it loses nothing.
+
+The real app (`POST /webhooks/shopify`: verify → INSERT into the inbox → commit → enqueue → 200)
+is served by gunicorn on loopback with one worker per core, and so is a bare Flask endpoint that
+only answers 200, in the same server configuration. A separate process drives signed Shopify
+deliveries (a realistic ~4 KB orders/create body, a fresh X-Shopify-Webhook-Id each) at each
+concurrency for a bounded time (closed loop: each connection sends its next request when the
+previous one is answered), then at a fixed 200 requests/s (open loop) for the latency aim.
+
+No job worker runs during the load: the ack path is what is measured. Afterwards every webhook
+id that got a 200 is looked up in the inbox; `lost` counts the 200s without a row (must be 0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import multiprocessing
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import requests
+from sqlalchemy import select
+
+from parcours import tables as t
+from parcours.accounts import create_store
+from parcours.bench.engine import DEFAULT_PG_URL, machine, postgres_backend
+from parcours.db import Database, chunks
+
+SECRET = "bench-app-secret"  # a throwaway app secret for the benchmark's own server
+SHOP = "bench-shop.myshopify.com"
+AIM = {"throughput_ratio": 0.5, "p99_ms_at_200_rps": 25.0, "lost": 0}
+BACKENDS = ("sqlite", "postgres")
+
+
+def order_body(number: int) -> bytes:
+    """An orders/create payload shaped like Shopify's (ids and totals vary by `number`)."""
+    items = [{"id": 866550311766439000 + i, "product_id": 632910392 + i, "variant_id": 808950810,
+              "title": f"IPod Nano - {i}GB", "quantity": 1 + i % 2, "price": "199.00",
+              "sku": f"IPOD2008{i}", "vendor": "Apple", "taxable": True,
+              "tax_lines": [{"price": "13.40", "rate": 0.06, "title": "State Tax"}]}
+             for i in range(3)]
+    address = {"first_name": "Bob", "last_name": "Norman", "address1": "Chestnut Street 92",
+               "city": "Louisville", "zip": "40202", "province": "Kentucky",
+               "country": "United States", "phone": "+1(502)-459-2181"}
+    order = {"id": 820982911946154500 + number, "email": f"shopper{number}@example.com",
+             "created_at": "2026-11-20T12:00:00-05:00", "updated_at": "2026-11-20T12:00:05-05:00",
+             "processed_at": "2026-11-20T12:00:00-05:00", "currency": "USD",
+             "total_price": "598.94", "subtotal_price": "597.00", "total_tax": "11.94",
+             "financial_status": "paid", "fulfillment_status": None, "name": f"#{1000 + number}",
+             "order_number": 1000 + number, "token": uuid.uuid4().hex, "cart_token": None,
+             "checkout_token": uuid.uuid4().hex, "payment_gateway_names": ["bogus"],
+             "line_items": items, "billing_address": address, "shipping_address": address,
+             "customer": {"id": 115310627314723950 + number, "first_name": "Bob",
+                          "email": f"shopper{number}@example.com", "last_name": "Norman"},
+             "shipping_lines": [{"id": 1, "title": "Generic Shipping", "price": "10.00"}],
+             "discount_codes": [], "note": None, "tags": "", "test": False}
+    return json.dumps(order).encode()
+
+
+def _signed_request(number: int) -> tuple[bytes, str]:
+    body = order_body(number)
+    digest = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+    webhook_id = str(uuid.uuid4())
+    head = (f"POST /webhooks/shopify HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"X-Shopify-Topic: orders/create\r\nX-Shopify-Hmac-Sha256: {digest}\r\n"
+            f"X-Shopify-Shop-Domain: {SHOP}\r\nX-Shopify-Webhook-Id: {webhook_id}\r\n"
+            f"X-Shopify-Event-Id: {uuid.uuid4()}\r\nX-Shopify-API-Version: 2026-07\r\n"
+            f"X-Shopify-Triggered-At: 2026-11-20T17:00:05Z\r\nConnection: close\r\n\r\n")
+    return head.encode() + body, webhook_id
+
+
+async def _send(port: int, payload: bytes) -> tuple[int, float]:
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(payload)
+    await writer.drain()
+    status_line = await reader.readline()
+    await reader.read()  # the server closes the connection (gunicorn sync workers do)
+    writer.close()
+    status = int(status_line.split()[1]) if status_line else 0
+    return status, time.perf_counter() - started
+
+
+async def _closed_loop(port: int, concurrency: int, seconds: float) -> dict[str, Any]:
+    deadline = time.perf_counter() + seconds
+    latencies: list[float] = []
+    acked: list[str] = []
+    errors = 0
+    counter = iter(range(10**9))
+
+    async def connection() -> None:
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            payload, webhook_id = _signed_request(next(counter))
+            try:
+                status, latency = await _send(port, payload)
+            except OSError:
+                errors += 1
+                continue
+            latencies.append(latency)
+            if status == 200:
+                acked.append(webhook_id)
+            else:
+                errors += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    return _summary(latencies, time.perf_counter() - started, errors, acked)
+
+
+async def _open_loop(port: int, rate: float, seconds: float) -> dict[str, Any]:
+    latencies: list[float] = []
+    acked: list[str] = []
+    errors = 0
+    prepared = [_signed_request(n) for n in range(int(rate * seconds))]
+
+    async def one(payload: bytes, webhook_id: str) -> None:
+        nonlocal errors
+        try:
+            status, latency = await _send(port, payload)
+        except OSError:
+            errors += 1
+            return
+        latencies.append(latency)
+        if status == 200:
+            acked.append(webhook_id)
+        else:
+            errors += 1
+
+    started = time.perf_counter()
+    tasks = []
+    for index, (payload, webhook_id) in enumerate(prepared):
+        delay = started + index / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(payload, webhook_id)))
+    await asyncio.gather(*tasks)
+    return _summary(latencies, time.perf_counter() - started, errors, acked)
+
+
+def _summary(latencies: list[float], elapsed: float, errors: int,
+             acked: list[str]) -> dict[str, Any]:
+    ordered = sorted(latencies)
+
+    def percentile(share: float) -> float | None:
+        if not ordered:
+            return None
+        return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000, 2)
+
+    return {"requests": len(latencies), "ok": len(acked), "errors": errors,
+            "throughput_rps": round(len(acked) / elapsed, 1),
+            "p50_ms": percentile(0.5), "p99_ms": percentile(0.99), "acked": acked}
+
+
+def _drive(port: int, mode: str, value: float, seconds: float, out: Any) -> None:
+    """In the load process: run one phase and send its summary back."""
+    phase = _closed_loop(port, int(value), seconds) if mode == "closed" \
+        else _open_loop(port, value, seconds)
+    out.send(asyncio.run(phase))
+
+
+def drive(port: int, mode: str, value: float, seconds: float) -> dict[str, Any]:
+    """One load phase from a separate process (so the client does not share our GIL)."""
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_drive, args=(port, mode, value, seconds, sender))
+    process.start()
+    result: dict[str, Any] = receiver.recv()
+    process.join()
+    return result
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve(kind: str, port: int, env: dict[str, str], workers: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "parcours.bench.ingest_server", kind, str(port), str(workers)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the {kind} server exited: {process.stderr.read().decode()[-2000:]}"
+                               if process.stderr else f"the {kind} server exited")
+        try:
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+            return process
+        except requests.RequestException:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"the {kind} server did not start")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _database(backend: str, folder: Path) -> str:
+    if backend == "sqlite":
+        db = Database(f"sqlite:///{folder / 'parcours.db'}")
+        db.upgrade()
+    else:
+        db = postgres_backend(os.environ.get("PARCOURS_BENCH_DATABASE_URL", DEFAULT_PG_URL)
+                              ).fresh()
+    url = db.engine.url.render_as_string(hide_password=False)
+    with db.write() as conn:
+        create_store(conn, "bench-shop", account="bench", platform="shopify", domain=SHOP)
+    db.engine.dispose()
+    return url
+
+
+def _lost(url: str, acked: Sequence[str]) -> int:
+    db = Database(url)
+    keys = [f"shopify:{webhook_id}" for webhook_id in acked]
+    found = 0
+    with db.read() as conn:
+        for part in chunks(keys):
+            found += len(list(conn.execute(select(t.inbox.c.id)
+                                           .where(t.inbox.c.delivery_key.in_(part)))))
+    db.engine.dispose()
+    return len(keys) - found
+
+
+def _phases(port: int, concurrencies: Sequence[int], seconds: float,
+            rate: float) -> tuple[dict[str, Any], list[str]]:
+    results: dict[str, Any] = {}
+    acked: list[str] = []
+    drive(port, "closed", 2, 1.0)  # warm-up: imports, connections, page cache
+    for concurrency in concurrencies:
+        phase = drive(port, "closed", concurrency, seconds)
+        acked += phase.pop("acked")
+        results[f"c{concurrency}"] = phase
+    phase = drive(port, "open", rate, seconds)
+    acked += phase.pop("acked")
+    results[f"at_{rate:g}_rps"] = phase
+    return results, acked
+
+
+def run(seconds: float = 5.0, concurrencies: Sequence[int] = (1, 4, 16), rate: float = 200.0,
+        backends: Sequence[str] = BACKENDS, workers: int | None = None) -> dict[str, Any]:
+    workers = workers or os.cpu_count() or 2
+    report: dict[str, Any] = {
+        "benchmark": "ingest", "machine": machine(), "gunicorn_workers": workers,
+        "seconds_per_phase": seconds, "aim": AIM, "backends": {}}
+    for backend in backends:
+        with tempfile.TemporaryDirectory(prefix="parcours-bench-") as folder:
+            url = _database(backend, Path(folder))
+            env = {**os.environ, "PARCOURS_DATABASE_URL": url,
+                   "PARCOURS_INSTANCE_PATH": str(Path(folder, "instance")),
+                   "PARCOURS_SHOPIFY_API_SECRET": SECRET}
+            env.pop("PARCOURS_REDIS_URL", None)
+            measured: dict[str, Any] = {}
+            for kind in ("real", "bare"):
+                port = _free_port()
+                server = _serve(kind, port, env, workers)
+                try:
+                    measured[kind], acked = _phases(port, concurrencies, seconds, rate)
+                finally:
+                    _stop(server)
+                if kind == "real":
+                    measured["lost"] = _lost(url, acked)
+            measured["throughput_ratio"] = {
+                phase: round(measured["real"][phase]["throughput_rps"]
+                             / max(measured["bare"][phase]["throughput_rps"], 1e-9), 3)
+                for phase in measured["real"]}
+            report["backends"][backend] = measured
+    return report

@@ -1,0 +1,99 @@
+"""`POST /webhooks/<platform>[/<store_key>]`: verify, store once, acknowledge.
+
+The ack path is deliberately tiny: verify the signature on the raw bytes → one INSERT into the
+inbox with the delivery's unique key → commit → wake a worker → 200. Nothing is parsed before
+the signature verifies, and nothing else runs before the answer (Shopify retries after 5 s and
+drops a subscription after repeated failures; WooCommerce never retries and disables a webhook
+after 5 failures). Parsing and normalizing happen in the worker, so a valid delivery whose body is
+not JSON is still stored, then marked failed with the reason: see docs/webhooks.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, Flask, current_app, jsonify, request
+
+from parcours.adapters.base import PlatformAdapter, adapter_for, lower_headers
+from parcours.db import Database
+from parcours.errors import AuthError, ConfigError, NotFoundError
+from parcours.inbox import receive
+from parcours.webhooks.stores import StoreDirectory
+
+log = logging.getLogger(__name__)
+webhooks = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["parcours.store_directory"] = StoreDirectory(
+        app.extensions["parcours.db"], app.extensions["parcours.vault"],
+        ttl=float(app.config["WEBHOOK_CACHE_SECONDS"]))
+    app.register_blueprint(webhooks)
+
+
+def app_secrets(config: Mapping[str, Any], platform: str) -> list[str]:
+    """The app-wide secrets of a platform: current first, then previous ones (comma-separated)."""
+    prefix = platform.upper()
+    current = str(config.get(f"{prefix}_API_SECRET") or "")
+    previous = str(config.get(f"{prefix}_API_SECRET_PREVIOUS") or "")
+    return [s.strip() for s in [current, *previous.split(",")] if s.strip()]
+
+
+def _adapter(platform: str) -> PlatformAdapter:
+    try:
+        return adapter_for(platform)
+    except ConfigError:
+        raise NotFoundError(f"no webhook receiver for platform {platform!r}") from None
+
+
+def _kept(adapter: PlatformAdapter, headers: Mapping[str, str]) -> dict[str, str]:
+    return {name: value for name, value in headers.items()
+            if name.startswith(adapter.kept_header_prefixes)
+            or name in ("content-type", "user-agent")}
+
+
+@webhooks.post("/<platform>")
+@webhooks.post("/<platform>/<store_key>")
+def receive_webhook(platform: str, store_key: str | None = None) -> Any:
+    adapter = _adapter(platform)
+    headers = lower_headers(dict(request.headers.items()))
+    body = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    directory: StoreDirectory = current_app.extensions["parcours.store_directory"]
+    db: Database = current_app.extensions["parcours.db"]
+
+    if adapter.app_signed:
+        secrets = app_secrets(current_app.config, platform)
+        store = directory.by_domain(platform, adapter.shop_domain(headers) or "")
+    else:
+        if store_key is None:
+            raise NotFoundError(f"{platform} webhooks are sent to /webhooks/{platform}/<store>")
+        store = directory.by_key(platform, store_key)
+        if store is None:
+            raise NotFoundError(f"no {platform} store {store_key!r}")
+        ping = adapter.ping_id(headers, body)
+        if ping is not None:
+            with db.write() as conn:
+                receive(conn, store_id=store.id, source=platform, topic="ping",
+                        delivery_key=f"{platform}:{store.key}:ping:{ping}", body=body,
+                        headers=_kept(adapter, headers), status="ping")
+            return jsonify(ok=True, ping=True)
+        secrets = directory.secrets(store)
+
+    verdict = adapter.verify(headers, body, secrets)
+    if not verdict.ok and store is not None and not adapter.app_signed:
+        verdict = adapter.verify(headers, body, directory.secrets(store, fresh=True))
+    if not verdict.ok:
+        log.warning("rejected %s delivery for %s: %s", platform,
+                    store.key if store else "unknown store", verdict.reason)
+        raise AuthError(f"signature rejected: {verdict.reason}")
+    key = store.key if store else ""
+    with db.write() as conn:
+        new = receive(conn, store_id=store.id if store else None, source=platform,
+                      topic=adapter.topic(headers)[:128],
+                      delivery_key=adapter.delivery_key(key, headers, body), body=body,
+                      headers=_kept(adapter, headers))
+    if new:
+        current_app.extensions["parcours.jobs"].wake()
+    return jsonify(ok=True, duplicate=not new)
