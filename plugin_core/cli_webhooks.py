@@ -241,10 +241,7 @@ def secrets_webhook(store: str, keep_previous: float, from_stdin: bool) -> None:
         if adapter.app_signed:
             raise ValidationError(f"{ref.platform} deliveries are signed with the app's secret "
                                   f"(PARCOURS_{ref.platform.upper()}_API_SECRET), not per store")
-        if from_stdin:
-            value = sys.stdin.read().strip()
-        else:
-            value = adapter.new_secret()
+        value = sys.stdin.read().strip() if from_stdin else adapter.new_secret()
         if not value:
             raise ValidationError("empty secret", {"secret": ["read nothing from stdin"]})
         set_secret(conn, app.extensions["parcours.vault"], ref.id, value,

@@ -7,10 +7,13 @@ failing half-way. PostgreSQL is used through psycopg 3 when `PARCOURS_DATABASE_U
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -52,7 +55,42 @@ def _sqlite_pragmas(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
         mode = "IMMEDIATE" if connection.get_execution_options().get("write") else "DEFERRED"
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        # Straight to the driver: this runs for every transaction (each webhook ack), and the
+        # statement needs none of SQLAlchemy's execution machinery.
+        connection.connection.driver_connection.execute(f"BEGIN {mode}")  # type: ignore[union-attr]
+
+
+class _WriterQueue:
+    """Queues SQLite writers of every process on an OS file lock.
+
+    SQLite allows one writer; one that finds the database locked sleeps in its busy handler
+    (1 ms, 2 ms, 5 ms, ... between tries), so under concurrent writes (several web workers
+    acknowledging webhooks) most of the time goes to sleeping. Waiting on `flock` instead wakes
+    the next writer the moment the lock is released. The thread lock orders the threads of one
+    process, which share the file.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._threads = threading.Lock()
+        self._file: tuple[int, TextIO] | None = None  # (pid, file): reopened after a fork
+        self._owner: int | None = None  # the thread holding the lock
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        if self._owner == threading.get_ident():  # SQLite could never grant it: fail, not hang
+            raise StorageError("a write transaction was opened inside another one")
+        with self._threads:
+            self._owner = threading.get_ident()
+            if self._file is None or self._file[0] != os.getpid():
+                self._file = (os.getpid(), self._path.open("a"))
+            handle = self._file[1]
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                self._owner = None
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class Database:
@@ -60,6 +98,7 @@ class Database:
 
     def __init__(self, url: str | None = None) -> None:
         self._engine: Engine | None = None
+        self._writers: _WriterQueue | None = None
         if url is not None:
             self.configure(url)
 
@@ -82,6 +121,9 @@ class Database:
             engine = create_engine(url, poolclass=QueuePool, pool_size=5, max_overflow=10,
                                    connect_args={"check_same_thread": False})
             _sqlite_pragmas(engine)
+            database = engine.url.database
+            if database and database != ":memory:":
+                self._writers = _WriterQueue(Path(database + ".writer-lock"))
         else:
             engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
                                    connect_args={"connect_timeout": 10})
@@ -105,7 +147,8 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that commits on success and rolls back on any error."""
-        with self.engine.connect().execution_options(write=True) as conn, conn.begin():
+        queue = self._writers.hold() if self._writers is not None else nullcontext()
+        with queue, self.engine.connect().execution_options(write=True) as conn, conn.begin():
             yield conn
 
     # -- migrations ---------------------------------------------------------------------------

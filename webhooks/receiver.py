@@ -24,6 +24,9 @@ from parcours.webhooks.stores import StoreDirectory
 
 log = logging.getLogger(__name__)
 webhooks = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+# The two answers of the ack path, serialised once.
+_STORED = (b'{"duplicate":false,"ok":true}\n', 200, {"Content-Type": "application/json"})
+_DUPLICATE = (b'{"duplicate":true,"ok":true}\n', 200, {"Content-Type": "application/json"})
 
 
 def init_app(app: Flask) -> None:
@@ -96,4 +99,4 @@ def receive_webhook(platform: str, store_key: str | None = None) -> Any:
                       headers=_kept(adapter, headers))
     if new:
         current_app.extensions["parcours.jobs"].wake()
-    return jsonify(ok=True, duplicate=not new)
+    return _STORED if new else _DUPLICATE
