@@ -131,6 +131,16 @@ def test_post_purchase_events_attach_to_the_converted_journey() -> None:
     assert state.stage is Stage.RESEARCH  # where the shopper is now: the latest journey
 
 
+def test_facts_naming_only_their_order_attach_to_its_journey() -> None:
+    """A refund or a fulfilment webhook names its order by id, with no order resource."""
+    refund = JourneyEvent(store="shop", name="order_refunded", occurred_at=T0 + days(3),
+                          identities={"order_id": "1001"})
+    state = fold([*purchase(minutes(0), "1001"), refund], DEFAULT_RULES)
+    (journey,) = state.journeys
+    assert journey.events_mask & EVENT_BITS["order_refunded"]
+    assert refund.order_id == "1001"
+
+
 def test_post_purchase_event_does_not_keep_the_new_journey_alive() -> None:
     """A delivery 40 days later belongs to the old order, not to the browsing journey."""
     events = [*purchase(minutes(0), "1001"), ev("page_viewed", days(1)),
