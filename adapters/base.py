@@ -15,10 +15,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from parcours.errors import ConfigError
 from parcours.events import JourneyEvent
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 __all__ = [
     "Action",
@@ -30,6 +33,7 @@ __all__ = [
     "Uninstalled",
     "Verification",
     "adapter_for",
+    "adapters",
     "lower_headers",
     "register",
 ]
@@ -130,6 +134,10 @@ class PlatformAdapter(ABC):
     def normalize(self, store: str, topic: str, payload: Any) -> Normalized:
         """Pure: one parsed payload to canonical events and actions (nothing for unknown topics)."""
 
+    def init_app(self, app: Flask) -> None:
+        """Add the platform's routes and jobs to the app (OAuth, embedded admin, app proxy)."""
+        return None  # most platforms need nothing beyond the webhook receiver
+
     def new_secret(self) -> str:
         """A fresh signing secret in the platform's format (for stores signed per store)."""
         return secrets.token_urlsafe(32)
@@ -156,6 +164,12 @@ _REGISTRY: dict[str, PlatformAdapter] = {}
 
 def register(adapter: PlatformAdapter) -> None:
     _REGISTRY[adapter.name] = adapter
+
+
+def adapters() -> list[PlatformAdapter]:
+    """Every registered adapter (the built-in ones at least)."""
+    adapter_for("custom")  # imports the built-in ones on first use
+    return [_REGISTRY[name] for name in sorted(_REGISTRY)]
 
 
 def adapter_for(platform: str) -> PlatformAdapter:

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
 from parcours import webhooks
+from parcours.adapters.base import adapters
 from parcours.api import api_v1
 from parcours.credentials import Vault
 from parcours.db import Database
@@ -30,6 +31,9 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEYS": None,  # Fernet keys for credentials at rest (comma-separated, newest first)
     "SHOPIFY_API_SECRET": None,  # the app's secret: signs Shopify webhooks
     "SHOPIFY_API_SECRET_PREVIOUS": None,  # still accepted while rotating (comma-separated)
+    "SHOPIFY_API_KEY": None,  # the app's client id (partner dashboard)
+    "SHOPIFY_SHOP_ORIGIN": "https://{shop}",  # where a shop's admin API lives (tests: a fake)
+    "PUBLIC_URL": None,  # this server as platforms reach it, e.g. https://parcours.example.com
     "UNINSTALL_RETENTION_DAYS": 30,  # data of an uninstalled store is deleted after this
     "WEBHOOK_CACHE_SECONDS": 30,  # how long a process trusts its copy of a store's secrets
     "MAX_EVENTS_PER_REQUEST": 1000,
@@ -51,6 +55,8 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     Jobs().init_app(app)
     app.register_blueprint(api_v1)
     webhooks.init_app(app)
+    for adapter in adapters():
+        adapter.init_app(app)
     _register_errors(app)
 
     @app.get("/healthz")
