@@ -42,15 +42,17 @@ class StoreDirectory:
         with self._lock:
             self._cache[key] = (time.monotonic() + self.ttl, value)
 
-    def _find(self, platform: str, column: str, value: str) -> KnownStore | None:
-        cache_key = ("store", platform, column, value)
+    def _find(self, platform: str | None, column: str, value: str) -> KnownStore | None:
+        cache_key = ("store", platform or "*", column, value)
         found = self._cached(cache_key, fresh=False)
         if isinstance(found, KnownStore):
             return found
         s = t.stores.c
+        query = select(s.id, s.key).where(s[column] == value)
+        if platform is not None:
+            query = query.where(s.platform == platform)
         with self.db.read() as conn:
-            row = conn.execute(select(s.id, s.key).where(s.platform == platform,
-                                                         s[column] == value)).first()
+            row = conn.execute(query).first()
         if row is None:
             return None  # never cache a miss: a store added a second later must be found
         store = KnownStore(row.id, row.key)
@@ -59,6 +61,10 @@ class StoreDirectory:
 
     def by_key(self, platform: str, key: str) -> KnownStore | None:
         return self._find(platform, "key", key)
+
+    def any_by_key(self, key: str) -> KnownStore | None:
+        """The store `key` on whatever platform (storefront events name their store so)."""
+        return self._find(None, "key", key)
 
     def by_domain(self, platform: str, domain: str) -> KnownStore | None:
         return self._find(platform, "domain", domain.lower()) if domain else None
