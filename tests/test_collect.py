@@ -68,10 +68,13 @@ def test_foreign_origin_is_refused_when_the_store_has_domains(app: Flask) -> Non
     refused = client.post("/collect", data=batch("acme", "page_viewed"),
                           headers={"Origin": "https://evil.example"})
     assert refused.status_code == 401 and "evil.example" in refused.json["error"]["message"]
+    sandboxed = client.post("/collect", data=batch("acme", "page_viewed"),
+                            headers={"Origin": "null"})  # the strict pixel's worker
+    assert sandboxed.status_code == 202
     anywhere = client.post("/collect", data=batch("open-shop", "page_viewed"),
                            headers={"Origin": "https://any.example"})
     assert anywhere.status_code == 202
-    assert len(rows(app)) == 1
+    assert len(rows(app)) == 2
 
 
 @pytest.mark.parametrize("body, status, field", [

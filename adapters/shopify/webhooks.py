@@ -16,6 +16,8 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 
+from flask import Flask
+
 from parcours.adapters.base import Normalized, PlatformAdapter, Verification
 from parcours.adapters.shopify.normalize import normalize
 
@@ -38,6 +40,15 @@ class ShopifyAdapter(PlatformAdapter):
     name = "shopify"
     kept_header_prefixes = ("x-shopify-",)
     app_signed = True
+
+    def init_app(self, app: Flask) -> None:
+        """OAuth, embedded admin and app proxy routes, and the post-install job."""
+        from parcours.adapters.shopify.install import init_jobs
+        from parcours.adapters.shopify.routes import register_routes
+
+        register_routes(app)
+        if "parcours.shopify.post_install" not in app.extensions:
+            init_jobs(app)
 
     def verify(self, headers: Mapping[str, str], body: bytes, secrets: list[str],
                now: float | None = None) -> Verification:

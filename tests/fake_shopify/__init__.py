@@ -13,7 +13,8 @@ Each shop lives under `/shops/<shop domain>` so that one server plays every shop
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +46,22 @@ class FakeShop:
     orders: list[dict[str, Any]] = field(default_factory=list)
     login_required_at_checkout: bool = False
     calls: list[dict[str, Any]] = field(default_factory=list)  # every GraphQL call received
+    # GraphQL Admin API (admin.py): more shop settings, the throttle bucket, fault injection
+    timezone: str = "Europe/Paris"
+    primary_domain: str = ""  # the storefront's URL; "" = https://<domain>
+    customer_accounts_version: str = "NEW_CUSTOMER_ACCOUNTS"  # or CLASSIC
+    digital_wallets: list[str] = field(default_factory=lambda: ["SHOPIFY_PAY", "APPLE_PAY"])
+    delivery_profiles: list[dict[str, Any]] = field(default_factory=list)  # admin.delivery_*
+    app_installation_id: str = "gid://shopify/AppInstallation/1"
+    bucket_max: float = 2000.0  # query-cost points (Standard plan)
+    restore_rate: float = 100.0  # points per second
+    bucket_available: float | None = None  # None: full
+    bucket_at: float = 0.0
+    clock: Callable[[], float] = time.monotonic  # the bucket's clock (tests inject their own)
+    fail_next: list[int] = field(default_factory=list)  # statuses for the next calls, any field
+    fail_on: dict[str, list[int]] = field(default_factory=dict)  # root field -> statuses
+    # OAuth (oauth.py): refresh token -> the one it replaced; using a token retires its parent
+    refresh_parents: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -55,6 +72,8 @@ class FakeShopify:
     api_secret: str = API_SECRET
     shops: dict[str, FakeShop] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # The app's allowed redirection URLs (oauth.py); empty: any absolute http(s) URL.
+    redirect_urls: list[str] = field(default_factory=list)
 
     def shop(self, domain: str) -> FakeShop:
         with self.lock:
