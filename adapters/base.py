@@ -10,6 +10,8 @@ pure: a payload in, canonical events and lifecycle actions out.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
@@ -34,7 +36,10 @@ __all__ = [
     "Verification",
     "adapter_for",
     "adapters",
+    "app_secrets",
+    "body_hmac",
     "lower_headers",
+    "matches_any",
     "register",
 ]
 
@@ -98,6 +103,26 @@ class Delivery:
     topic: str
     key: str
     body: bytes
+
+
+def app_secrets(config: Mapping[str, Any], platform: str) -> list[str]:
+    """An app's secrets from `<PLATFORM>_API_SECRET` and `<PLATFORM>_API_SECRET_PREVIOUS`
+    (comma-separated): current first; empty ones dropped, as one would let anyone sign."""
+    prefix = platform.upper()
+    current = str(config.get(f"{prefix}_API_SECRET") or "")
+    previous = str(config.get(f"{prefix}_API_SECRET_PREVIOUS") or "")
+    return [s.strip() for s in [current, *previous.split(",")] if s.strip()]
+
+
+def body_hmac(secret: str, body: bytes) -> bytes:
+    """HMAC-SHA256 of a raw body: how Shopify and WooCommerce sign their webhooks."""
+    return hmac.new(secret.encode(), body, hashlib.sha256).digest()
+
+
+def matches_any(given: bytes, body: bytes, secrets: list[str]) -> bool:
+    """Whether `given` is the body's HMAC under any non-empty secret. Every secret is compared
+    (each in constant time), so timing tells nothing about which one, or whether any, matched."""
+    return any([hmac.compare_digest(body_hmac(key, body), given) for key in secrets if key])
 
 
 def lower_headers(headers: Mapping[str, str]) -> dict[str, str]:

@@ -101,63 +101,56 @@ async def _send(port: int, payload: bytes) -> tuple[int, float]:
     return status, time.perf_counter() - started
 
 
-async def _closed_loop(port: int, concurrency: int, seconds: float) -> dict[str, Any]:
-    deadline = time.perf_counter() + seconds
-    latencies: list[float] = []
-    acked: list[str] = []
-    errors = 0
-    counter = iter(range(10**9))
+class _Tally:
+    """What one load phase saw: latencies, the webhook ids acknowledged, and errors."""
 
-    async def connection() -> None:
-        nonlocal errors
-        while time.perf_counter() < deadline:
-            payload, webhook_id = _signed_request(next(counter))
-            try:
-                status, latency = await _send(port, payload)
-            except OSError:
-                errors += 1
-                continue
-            latencies.append(latency)
-            if status == 200:
-                acked.append(webhook_id)
-            else:
-                errors += 1
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.acked: list[str] = []
+        self.errors = 0
+        self.started = time.perf_counter()
 
-    started = time.perf_counter()
-    await asyncio.gather(*(connection() for _ in range(concurrency)))
-    return {"latencies": latencies, "elapsed": time.perf_counter() - started, "errors": errors,
-            "acked": acked}
-
-
-async def _open_loop(port: int, rate: float, seconds: float) -> dict[str, Any]:
-    latencies: list[float] = []
-    acked: list[str] = []
-    errors = 0
-    prepared = [_signed_request(n) for n in range(int(rate * seconds))]
-
-    async def one(payload: bytes, webhook_id: str) -> None:
-        nonlocal errors
+    async def send(self, port: int, payload: bytes, webhook_id: str) -> None:
         try:
             status, latency = await _send(port, payload)
         except OSError:
-            errors += 1
+            self.errors += 1
             return
-        latencies.append(latency)
+        self.latencies.append(latency)
         if status == 200:
-            acked.append(webhook_id)
+            self.acked.append(webhook_id)
         else:
-            errors += 1
+            self.errors += 1
 
-    started = time.perf_counter()
+    def result(self) -> dict[str, Any]:
+        return {"latencies": self.latencies, "elapsed": time.perf_counter() - self.started,
+                "errors": self.errors, "acked": self.acked}
+
+
+async def _closed_loop(port: int, concurrency: int, seconds: float) -> dict[str, Any]:
+    deadline = time.perf_counter() + seconds
+    counter = iter(range(10**9))
+    tally = _Tally()
+
+    async def connection() -> None:
+        while time.perf_counter() < deadline:
+            await tally.send(port, *_signed_request(next(counter)))
+
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    return tally.result()
+
+
+async def _open_loop(port: int, rate: float, seconds: float) -> dict[str, Any]:
+    prepared = [_signed_request(n) for n in range(int(rate * seconds))]
+    tally = _Tally()
     tasks = []
     for index, (payload, webhook_id) in enumerate(prepared):
-        delay = started + index / rate - time.perf_counter()
+        delay = tally.started + index / rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(payload, webhook_id)))
+        tasks.append(asyncio.create_task(tally.send(port, payload, webhook_id)))
     await asyncio.gather(*tasks)
-    return {"latencies": latencies, "elapsed": time.perf_counter() - started, "errors": errors,
-            "acked": acked}
+    return tally.result()
 
 
 def _summary(slices: list[dict[str, Any]]) -> dict[str, Any]:

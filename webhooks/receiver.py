@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 
-from parcours.adapters.base import PlatformAdapter, adapter_for, lower_headers
+from parcours.adapters.base import PlatformAdapter, adapter_for, app_secrets, lower_headers
 from parcours.db import Database
 from parcours.errors import AuthError, ConfigError, NotFoundError
 from parcours.inbox import receive
@@ -37,14 +37,6 @@ def init_app(app: Flask) -> None:
     app.extensions["parcours.collect_limiter"] = RateLimiter()
     app.register_blueprint(webhooks)
     app.register_blueprint(collect)
-
-
-def app_secrets(config: Mapping[str, Any], platform: str) -> list[str]:
-    """The app-wide secrets of a platform: current first, then previous ones (comma-separated)."""
-    prefix = platform.upper()
-    current = str(config.get(f"{prefix}_API_SECRET") or "")
-    previous = str(config.get(f"{prefix}_API_SECRET_PREVIOUS") or "")
-    return [s.strip() for s in [current, *previous.split(",")] if s.strip()]
 
 
 def _adapter(platform: str) -> PlatformAdapter:

@@ -40,6 +40,7 @@ from urllib.parse import quote, urlencode
 import requests
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
+from parcours.adapters.base import app_secrets as platform_secrets
 from parcours.errors import AuthError, ConfigError, ParcoursError, ValidationError
 
 __all__ = [
@@ -127,10 +128,7 @@ def normalise_shop(shop: str | None) -> str:
 
 def app_secrets(config: Mapping[str, Any]) -> list[str]:
     """The client secrets to verify with: the current one, then previous ones (rotation)."""
-    current = str(config.get("SHOPIFY_API_SECRET") or "").strip()
-    previous = str(config.get("SHOPIFY_API_SECRET_PREVIOUS") or "")
-    found = [current, *(s.strip() for s in previous.split(","))]
-    return [s for s in found if s]  # an empty secret would let anyone sign
+    return platform_secrets(config, "shopify")
 
 
 def _setting(config: Mapping[str, Any], name: str) -> str:

@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
 
-from parcours.adapters.base import Normalized, PlatformAdapter, Verification
+from parcours.adapters.base import (
+    Normalized,
+    PlatformAdapter,
+    Verification,
+    body_hmac,
+    matches_any,
+)
 from parcours.adapters.shopify.normalize import normalize
 
 __all__ = ["ShopifyAdapter", "sign"]
@@ -27,13 +32,9 @@ SIGNATURE_HEADER = "x-shopify-hmac-sha256"
 MAX_KEY_LENGTH = 255
 
 
-def _digest(secret: str, body: bytes) -> bytes:
-    return hmac.new(secret.encode(), body, hashlib.sha256).digest()
-
-
 def sign(secret: str, body: bytes) -> str:
     """The `X-Shopify-Hmac-Sha256` value Shopify sends with `body` (for fakes and tests)."""
-    return base64.b64encode(_digest(secret, body)).decode()
+    return base64.b64encode(body_hmac(secret, body)).decode()
 
 
 class ShopifyAdapter(PlatformAdapter):
@@ -63,9 +64,7 @@ class ShopifyAdapter(PlatformAdapter):
             given = base64.b64decode(header, validate=True)
         except ValueError:  # binascii.Error, or a non-ASCII header
             return Verification(False, "X-Shopify-Hmac-Sha256 is not base64")
-        # Every secret is compared (constant time each), so timing tells nothing about which.
-        matches = [hmac.compare_digest(_digest(key, body), given) for key in keys]
-        if any(matches):
+        if matches_any(given, body, keys):
             return Verification(True)
         return Verification(False, "X-Shopify-Hmac-Sha256 matches no Shopify API secret")
 

@@ -19,25 +19,26 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import hmac
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from parcours.adapters.base import Normalized, PlatformAdapter, Verification
+from parcours.adapters.base import (
+    Normalized,
+    PlatformAdapter,
+    Verification,
+    body_hmac,
+    matches_any,
+)
 from parcours.adapters.woocommerce.normalize import normalize
 
 SIGNATURE_HEADER = "x-wc-webhook-signature"
 _PING = re.compile(rb"webhook_id=([1-9][0-9]{0,18})")
 
 
-def _digest(secret: str, body: bytes) -> bytes:
-    return hmac.new(secret.encode(), body, hashlib.sha256).digest()
-
-
 def sign(secret: str, body: bytes) -> str:
     """The `X-WC-Webhook-Signature` WooCommerce sends for `body` (what a fake store sends)."""
-    return base64.b64encode(_digest(secret, body)).decode()
+    return base64.b64encode(body_hmac(secret, body)).decode()
 
 
 class WooCommerceAdapter(PlatformAdapter):
@@ -59,9 +60,7 @@ class WooCommerceAdapter(PlatformAdapter):
         keys = [secret for secret in secrets if secret]
         if not keys:
             return Verification(False, "no secret is set")
-        # Compare with every secret, never stopping early on a mismatch.
-        matches = [hmac.compare_digest(_digest(key, body), given) for key in keys]
-        return Verification(True) if any(matches) else Verification(
+        return Verification(True) if matches_any(given, body, keys) else Verification(
             False, f"{SIGNATURE_HEADER} matches no secret")
 
     def ping_id(self, headers: Mapping[str, str], body: bytes) -> str | None:
