@@ -15,15 +15,15 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
-from parcours.adapters.shopify.client import (
-    API_VERSION,
+from parcours.adapters.shopify.client import API_VERSION, ShopifyClient
+from parcours.adapters.shopify.errors import (
     ShopifyAuthError,
-    ShopifyClient,
     ShopifyError,
     ShopifyGraphQLError,
     ShopifyThrottled,
-    ShopifyUnavailable,
+    ShopifyUnreachable,
     ShopifyUserErrors,
+    ShopUnavailable,
 )
 from tests.fake_shopify import FakeShop, FakeShopify, running
 
@@ -130,7 +130,7 @@ def test_429_and_5xx_are_retried_with_backoff_honouring_retry_after(
 def test_5xx_until_the_retries_run_out_raises(fake: tuple[FakeShop, str, Clock]) -> None:
     shop, origin, clock = fake
     shop.fail_next = [502] * 10
-    with pytest.raises(ShopifyError) as caught:
+    with pytest.raises(ShopifyUnreachable) as caught:
         client_for(origin, clock).graphql(SHOP_QUERY)
     assert caught.value.status == 502 and "5 attempts" in str(caught.value)
     assert clock.waits == [1.0, 2.0, 4.0, 8.0]
@@ -142,7 +142,7 @@ def test_unreachable_shop_is_retried_then_raises(fake: tuple[FakeShop, str, Cloc
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     client = client_for(f"http://127.0.0.1:{port}/shops/{{shop}}", clock, max_retries=2)
-    with pytest.raises(ShopifyError, match="network error"):
+    with pytest.raises(ShopifyUnreachable, match="network error"):
         client.graphql(SHOP_QUERY)
     assert clock.waits == [1.0, 2.0]
 
@@ -170,9 +170,9 @@ def test_a_token_refreshed_meanwhile_is_tried_once_more(fake: tuple[FakeShop, st
     assert [call["status"] for call in shop.calls] == [401, 200]
 
 
-@pytest.mark.parametrize(("status", "error"), [(403, ShopifyAuthError), (402, ShopifyUnavailable),
-                                               (423, ShopifyUnavailable),
-                                               (404, ShopifyUnavailable)])
+@pytest.mark.parametrize(("status", "error"), [(403, ShopifyAuthError), (402, ShopUnavailable),
+                                               (423, ShopUnavailable),
+                                               (404, ShopUnavailable)])
 def test_statuses_that_retrying_cannot_fix_raise_at_once(
         fake: tuple[FakeShop, str, Clock], status: int, error: type[Exception]) -> None:
     shop, origin, clock = fake

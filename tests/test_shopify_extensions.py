@@ -29,6 +29,7 @@ from parcours.adapters.shopify.extensions_check import (
     check_extensions,
     render_app_config,
 )
+from parcours.adapters.shopify.install import webhook_topics
 from parcours.events import STOREFRONT_EVENTS, load_events
 
 THEME = "extensions/theme"
@@ -135,15 +136,26 @@ def test_a_wrong_api_version_is_caught(tree: Path) -> None:
 def test_topics_and_scopes_are_checked_against_the_code(tree: Path) -> None:
     template = tree / "app_config/shopify.app.toml.template"
     edit(template, '"customers/redact", ', "")
-    edit(template, '"refunds/create",', '"products/update",')
     edit(template, ",read_themes", "")
+    edit(template, 'compliance_topics = [', 'topics = ["orders/create"]\ncompliance_topics = [')
     problems = check_extensions(tree)
     assert any("[access_scopes] scopes differ from oauth.SHOPIFY_SCOPES (only here: [], only "
                "there: ['read_themes'])" in p for p in problems)
     assert any("compliance_topics must be exactly" in p for p in problems)
-    assert any("no subscription for 'refunds/create'" in p for p in problems)
-    assert any("subscribes to 'products/update', which Parcours does not normalize" in p
+    # Shop-specific subscriptions come from the post-install job; one here would deliver twice.
+    assert any("'orders/create' is subscribed here; only compliance_topics belong" in p
                for p in problems)
+
+
+def test_the_post_install_job_subscribes_every_normalized_topic() -> None:
+    # The 17 topics the normalizer reads (checkouts/delete says nothing a shopper did); the
+    # compliance topics are in the app config instead.
+    assert webhook_topics() == [
+        "APP_UNINSTALLED", "CARTS_CREATE", "CARTS_UPDATE", "CHECKOUTS_CREATE", "CHECKOUTS_UPDATE",
+        "CUSTOMERS_CREATE", "CUSTOMERS_UPDATE", "CUSTOMER_ACCOUNT_SETTINGS_UPDATE",
+        "FULFILLMENTS_CREATE", "FULFILLMENTS_UPDATE", "ORDERS_CANCELLED", "ORDERS_CREATE",
+        "ORDERS_FULFILLED", "ORDERS_PAID", "ORDERS_PARTIALLY_FULFILLED", "ORDERS_UPDATED",
+        "REFUNDS_CREATE"]
 
 
 def test_block_schema_rules_are_enforced(tree: Path) -> None:

@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from parcours import tables as t
 from parcours.accounts import create_store, get_store
-from parcours.adapters.shopify.client import ShopifyClient, ShopifyError, ShopifyGraphQLError
+from parcours.adapters.shopify.client import ShopifyClient
+from parcours.adapters.shopify.errors import ShopifyError, ShopifyGraphQLError
 from parcours.adapters.shopify.install import (
     DEFAULT_WIDGETS,
     InstallReport,

@@ -26,10 +26,9 @@ from werkzeug.datastructures import MultiDict
 
 from parcours import tables as t
 from parcours.accounts import create_store
+from parcours.adapters.shopify.errors import ShopifyAuthError, ShopifyGrantError
 from parcours.adapters.shopify.oauth import (
     SHOPIFY_SCOPES,
-    ShopifyAuthError,
-    ShopifyGrantError,
     new_state,
     query_hmac,
 )

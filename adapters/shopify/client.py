@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -25,86 +24,29 @@ from typing import Any
 
 import requests
 
-from parcours.errors import AuthError, ParcoursError
+from parcours.adapters.shopify.errors import (
+    ShopifyAuthError,
+    ShopifyError,
+    ShopifyGraphQLError,
+    ShopifyThrottled,
+    ShopifyUnreachable,
+    ShopifyUserErrors,
+    ShopUnavailable,
+)
+from parcours.adapters.shopify.oauth import SHOP_DOMAIN
 
 __all__ = [
     "API_VERSION",
     "Cost",
-    "ShopifyAuthError",
     "ShopifyClient",
-    "ShopifyError",
-    "ShopifyGraphQLError",
-    "ShopifyThrottled",
-    "ShopifyUnavailable",
-    "ShopifyUserErrors",
 ]
 
 # The one place the Admin API version is pinned; everything else imports it.
 API_VERSION = "2026-07"
 
-SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 MAX_BACKOFF = 30.0  # seconds between two attempts at most
 MAX_RETRY_AFTER = 60.0  # a worker never sleeps longer than this on a server's word
 log = logging.getLogger(__name__)
-
-
-class ShopifyError(ParcoursError):
-    """Shopify answered with an error, or could not be reached after the retries."""
-
-    def __init__(self, message: str, *, status: int | None = None,
-                 errors: Any = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.errors = errors
-
-
-class ShopifyAuthError(ShopifyError, AuthError):
-    """401 or 403: the token is unknown, expired or revoked (uninstalled?), or lacks a scope."""
-
-
-class ShopifyUnavailable(ShopifyError):
-    """402 (shop frozen), 404 (no such shop) or 423 (shop locked): retrying will not help."""
-
-
-class ShopifyThrottled(ShopifyError):
-    """Still THROTTLED after the retries."""
-
-
-class ShopifyGraphQLError(ShopifyError):
-    """Top-level GraphQL `errors` (a bad query or variable, ACCESS_DENIED, MAX_COST_EXCEEDED).
-
-    `data` holds what Shopify answered besides the errors (fields may be null).
-    """
-
-    def __init__(self, message: str, *, errors: list[dict[str, Any]],
-                 data: dict[str, Any] | None) -> None:
-        super().__init__(message, status=200, errors=errors)
-        self.data = data
-
-    @property
-    def codes(self) -> set[str]:
-        return {str((error.get("extensions") or {}).get("code")) for error in self.errors
-                if isinstance(error, dict)}
-
-
-class ShopifyUserErrors(ShopifyError):
-    """A mutation refused its input: `errors` are its `userErrors` ({field, message, code?})."""
-
-    def __init__(self, operation: str, errors: list[dict[str, Any]]) -> None:
-        described = "; ".join(
-            f"{'.'.join(error.get('field') or []) or '(input)'}: {error.get('message')}"
-            for error in errors)
-        super().__init__(f"Shopify {operation} refused the input: {described}", status=200,
-                         errors=errors)
-
-    @property
-    def fields(self) -> list[str]:
-        """The dotted path of each refused field, e.g. "webhookSubscription.uri"."""
-        return [".".join(str(part) for part in error.get("field") or []) for error in self.errors]
-
-    @property
-    def codes(self) -> set[str]:
-        return {str(error["code"]) for error in self.errors if error.get("code")}
 
 
 @dataclass(frozen=True)
@@ -148,7 +90,7 @@ class ShopifyClient:
                  sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic,
                  session: requests.Session | None = None) -> None:
-        if not SHOP_DOMAIN.match(shop):
+        if not SHOP_DOMAIN.fullmatch(shop):
             # The domain goes into a URL that carries the token: only Shopify's own pattern.
             raise ShopifyError(f"not a shop domain: {shop!r}")
         self.shop = shop
@@ -253,7 +195,7 @@ class ShopifyClient:
     def _retry(self, failures: int, reason: str, response: requests.Response | None) -> int:
         if failures >= self.max_retries:
             status = response.status_code if response is not None else None
-            raise ShopifyError(f"Shopify {self.shop}: {reason}, {failures + 1} attempts",
+            raise ShopifyUnreachable(f"Shopify {self.shop}: {reason}, {failures + 1} attempts",
                                status=status)
         wait = _retry_after(response) if response is not None else None
         if wait is None:
@@ -273,7 +215,7 @@ class ShopifyClient:
         if status in (402, 404, 423):
             what = {402: "the shop is frozen (unpaid)", 404: "no such shop or endpoint",
                     423: "the shop is locked"}[status]
-            raise ShopifyUnavailable(f"Shopify {self.shop}: {what} ({status})", status=status)
+            raise ShopUnavailable(f"Shopify {self.shop}: {what} ({status})", status=status)
         raise ShopifyError(f"Shopify {self.shop}: HTTP {status}: {detail}", status=status)
 
     def _check_version(self, response: requests.Response) -> None:

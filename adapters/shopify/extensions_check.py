@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from parcours.adapters.shopify.client import API_VERSION
-from parcours.adapters.shopify.normalize import ACTION_TOPICS, EVENT_TOPICS
+from parcours.adapters.shopify.normalize import COMPLIANCE_TOPICS
 from parcours.adapters.shopify.oauth import SHOPIFY_SCOPES
 from parcours.events import STOREFRONT_EVENTS
 
@@ -58,7 +58,6 @@ INPUT_TYPES = {
 }
 BLOCK_TARGETS = {"section"}  # app blocks; app embeds go before </head> or </body>
 EMBED_TARGETS = {"head", "body", "compliance_head"}
-COMPLIANCE_TOPICS = {"customers/data_request", "customers/redact", "shop/redact"}
 PROXY_PREFIXES = {"apps", "a", "community", "tools"}  # the prefixes Shopify offers an app proxy
 
 SCHEMA = re.compile(r"{%-?\s*schema\s*-?%}(.*?){%-?\s*endschema\s*-?%}", re.DOTALL)
@@ -310,13 +309,11 @@ def _check_app_config(root: Path, problems: list[str]) -> None:
             problems.append(f"{where}: every webhook subscription needs an https uri")
         topics += sub.get("topics") or []
         compliance += sub.get("compliance_topics") or []
-    for topic in sorted({t for t in topics if topics.count(t) > 1}):
-        problems.append(f"{where}: webhook topic {topic!r} is subscribed twice")
-    followed = (set(EVENT_TOPICS) | set(ACTION_TOPICS)) - COMPLIANCE_TOPICS
-    for topic in sorted(followed - set(topics)):
-        problems.append(f"{where}: no subscription for {topic!r}, which Parcours normalizes")
-    for topic in sorted(set(topics) - followed):
-        problems.append(f"{where}: subscribes to {topic!r}, which Parcours does not normalize")
+    # The post-install job subscribes the shop to install.webhook_topics(); an app-specific
+    # subscription to the same topic would deliver every event twice under two webhook ids.
+    for topic in sorted(set(topics)):
+        problems.append(f"{where}: {topic!r} is subscribed here; only compliance_topics belong in "
+                        f"the app config (the post-install job subscribes each shop)")
     if set(compliance) != COMPLIANCE_TOPICS:
         problems.append(f"{where}: compliance_topics must be exactly "
                         f"{', '.join(sorted(COMPLIANCE_TOPICS))}")

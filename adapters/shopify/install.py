@@ -34,14 +34,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from parcours import tables as t
-from parcours.adapters.shopify.client import (
+from parcours.adapters.shopify.client import ShopifyClient
+from parcours.adapters.shopify.errors import (
     ShopifyAuthError,
-    ShopifyClient,
     ShopifyGraphQLError,
-    ShopifyUnavailable,
     ShopifyUserErrors,
+    ShopUnavailable,
 )
-from parcours.adapters.shopify.normalize import ACTION_TOPICS, EVENT_TOPICS
+from parcours.adapters.shopify.normalize import ACTION_TOPICS, COMPLIANCE_TOPICS, EVENT_TOPICS
 from parcours.adapters.shopify.tokens import access_token
 from parcours.credentials import Vault
 from parcours.db import Database, upsert
@@ -57,7 +57,6 @@ __all__ = ["InstallReport", "app_embed_active", "app_embed_link", "embed_enabled
 
 log = logging.getLogger(__name__)
 
-COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
 WEBHOOK_PATH = "/webhooks/shopify"
 CONFIG_NAMESPACE, CONFIG_KEY = "parcours", "config"
 SETTINGS_DATA = "config/settings_data.json"
@@ -572,7 +571,7 @@ def init_jobs(app: Flask, *, token_for: Callable[[int], str] | None = None) -> N
             token = lambda: token_for(store_id)  # noqa: E731
         try:
             return run_post_install(db, vault, config, store_key, token=token).as_dict()
-        except (ShopifyAuthError, ShopifyUnavailable, ConfigError, NotFoundError) as exc:
+        except (ShopifyAuthError, ShopUnavailable, ConfigError, NotFoundError) as exc:
             # Retrying cannot help: the merchant or the operator must act first.
             log.error("Shopify post-install of %s stopped: %s", store_key, exc)
             return {"store": store_key, "error": str(exc)}

@@ -476,6 +476,8 @@ ACTION_TOPICS: dict[str, ActionTopic] = {
     "customers/redact": _privacy("redact_customer", "orders_to_redact"),
     "shop/redact": lambda payload: [PrivacyRequest("redact_shop")],
 }
+# Shopify's mandatory privacy topics: subscribed in the app config, never through the Admin API.
+COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
 
 
 def _earliest(events: list[JourneyEvent]) -> list[JourneyEvent]:

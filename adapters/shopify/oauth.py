@@ -41,15 +41,17 @@ import requests
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 
 from parcours.adapters.base import app_secrets as platform_secrets
-from parcours.errors import AuthError, ConfigError, ParcoursError, ValidationError
+from parcours.adapters.shopify.errors import (
+    ShopifyAuthError,
+    ShopifyGrantError,
+    ShopifyRequestError,
+    ShopifyUnreachable,
+)
+from parcours.errors import ConfigError
 
 __all__ = [
     "SHOPIFY_SCOPES",
-    "ShopifyAuthError",
-    "ShopifyGrantError",
-    "ShopifyRequestError",
     "ShopifyTokens",
-    "ShopifyUnavailableError",
     "app_secrets",
     "authorize_url",
     "check_timestamp",
@@ -82,31 +84,6 @@ TOKEN_PATH = "/admin/oauth/access_token"
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"
 OFFLINE_TOKEN = "urn:shopify:params:oauth:token-type:offline-access-token"
-
-
-# -- errors ---------------------------------------------------------------------------------------
-
-class ShopifyAuthError(AuthError):
-    """Something from or about Shopify did not verify: HMAC, state, session token, a grant."""
-
-
-class ShopifyGrantError(ShopifyAuthError):
-    """Shopify refused a grant (code already used, refresh token retired, bad session token).
-
-    `error` is Shopify's OAuth error code (e.g. "invalid_grant"), `status` its HTTP status.
-    """
-
-    def __init__(self, message: str, *, error: str = "", status: int = 0) -> None:
-        super().__init__(message)
-        self.error, self.status = error, status
-
-
-class ShopifyRequestError(ValidationError):
-    """A request meant for the Shopify routes is malformed (missing parameter, foreign shop)."""
-
-
-class ShopifyUnavailableError(ParcoursError):
-    """Shopify could not be reached or failed (timeout, 5xx): try again later."""
 
 
 # -- the shop, the secrets, the URLs --------------------------------------------------------------
@@ -339,9 +316,9 @@ def _post_token(config: Mapping[str, Any], shop: str, body: dict[str, str],
         answer = requests.post(url, json=payload, timeout=TIMEOUT, allow_redirects=False,
                                headers={"Accept": "application/json"})
     except requests.RequestException as exc:
-        raise ShopifyUnavailableError(f"cannot reach {shop}: {type(exc).__name__}") from None
+        raise ShopifyUnreachable(f"cannot reach {shop}: {type(exc).__name__}") from None
     if answer.status_code >= 500 or answer.status_code == 429:
-        raise ShopifyUnavailableError(f"{shop} answered {answer.status_code} to a token request")
+        raise ShopifyUnreachable(f"{shop} answered {answer.status_code} to a token request")
     try:
         data = answer.json()
     except ValueError:

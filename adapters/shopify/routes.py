@@ -36,12 +36,14 @@ from sqlalchemy import Connection, select, text, update
 
 from parcours import tables as t
 from parcours.accounts import STORE_KEY, create_store
-from parcours.adapters.shopify.oauth import (
-    STATE_MAX_AGE,
+from parcours.adapters.shopify.errors import (
     ShopifyAuthError,
     ShopifyRequestError,
+    ShopifyUnreachable,
+)
+from parcours.adapters.shopify.oauth import (
+    STATE_MAX_AGE,
     ShopifyTokens,
-    ShopifyUnavailableError,
     app_secrets,
     authorize_url,
     check_timestamp,
@@ -110,8 +112,8 @@ def _refused(exc: ShopifyAuthError) -> Any:
     return error_response(401, str(exc))
 
 
-@shopify_routes.errorhandler(ShopifyUnavailableError)
-def _unavailable(exc: ShopifyUnavailableError) -> Any:
+@shopify_routes.errorhandler(ShopifyUnreachable)
+def _unavailable(exc: ShopifyUnreachable) -> Any:
     log.warning("Shopify unavailable during %s: %s", request.path, exc)
     return error_response(502, f"{exc}; try again in a moment")
 

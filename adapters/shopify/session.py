@@ -20,7 +20,8 @@ from urllib.parse import urlsplit
 
 import jwt
 
-from parcours.adapters.shopify.oauth import SHOP_DOMAIN, ShopifyAuthError
+from parcours.adapters.shopify.errors import ShopifyAuthError
+from parcours.adapters.shopify.oauth import SHOP_DOMAIN
 from parcours.errors import ConfigError
 
 __all__ = ["SessionToken", "verify_session_token"]

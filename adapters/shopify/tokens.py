@@ -30,12 +30,8 @@ from typing import Any
 from sqlalchemy import Connection, delete, select, text
 
 from parcours import tables as t
-from parcours.adapters.shopify.oauth import (
-    ShopifyAuthError,
-    ShopifyGrantError,
-    ShopifyTokens,
-    refresh_tokens,
-)
+from parcours.adapters.shopify.errors import ShopifyAuthError, ShopifyGrantError
+from parcours.adapters.shopify.oauth import ShopifyTokens, refresh_tokens
 from parcours.credentials import Vault, read_secrets, set_secret
 from parcours.db import Database
 
