@@ -25,12 +25,16 @@ from parcours.events import JourneyEvent
 if TYPE_CHECKING:
     from flask import Flask
 
+    from parcours.credentials import Vault
+    from parcours.db import Database
+
 __all__ = [
     "Action",
     "Delivery",
     "Normalized",
     "PlatformAdapter",
     "PrivacyRequest",
+    "StoreAccess",
     "StorefrontFact",
     "Uninstalled",
     "Verification",
@@ -130,6 +134,17 @@ def lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {name.lower(): value for name, value in headers.items()}
 
 
+@dataclass(frozen=True)
+class StoreAccess:
+    """What an adapter needs to call one store's platform on Parcours' behalf: the store, the
+    database that holds its encrypted credentials, the vault that opens them, the app's config."""
+
+    key: str
+    db: Database
+    vault: Vault
+    config: Mapping[str, Any]
+
+
 class PlatformAdapter(ABC):
     """What Parcours needs from a platform. `headers` are always lower-cased (`lower_headers`)."""
 
@@ -175,11 +190,11 @@ class PlatformAdapter(ABC):
         """The id of an unsigned creation ping (WooCommerce sends one); None for anything else."""
         return None
 
-    def reconcile(self, store_key: str, since: datetime) -> Iterable[Delivery]:
+    def reconcile(self, store: StoreAccess, since: datetime) -> Iterable[Delivery]:
         """Poll the platform for what changed since `since` (what webhooks may have missed).
 
         The deliveries go through the same inbox, dedupe and normalizers as webhooks. Platforms
-        that cannot be polled yield nothing.
+        that cannot be polled yield nothing. Called outside any transaction.
         """
         return ()
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 
+from parcours.credentials import Vault
 from parcours.db import Database
 from parcours.errors import ConfigError
 from parcours.inbox import pending_count, process_pending
@@ -41,6 +42,7 @@ class Jobs:
 
     def init_app(self, app: Flask) -> None:
         db: Database = app.extensions["parcours.db"]
+        vault: Vault = app.extensions["parcours.vault"]
         redis_url = app.config.get("REDIS_URL")
         if redis_url:
             huey: Huey = RedisHuey("parcours", url=str(redis_url))
@@ -69,7 +71,7 @@ class Jobs:
         @huey.periodic_task(crontab(minute="*/15"))
         def reconcile() -> None:
             """Poll the platforms for what webhooks missed; new deliveries wake the drain."""
-            if reconcile_stores(db).new:
+            if reconcile_stores(db, vault, app.config).new:
                 drain_inbox()
 
         @huey.periodic_task(crontab(minute="7"))

@@ -10,14 +10,18 @@ platform and us cannot open a gap; the repeats are deduplicated.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, update
 
 from parcours import tables as t
-from parcours.adapters.base import adapter_for
+from parcours.adapters.base import StoreAccess, adapter_for
+from parcours.credentials import Vault
 from parcours.db import Database
+from parcours.errors import ParcoursError
 from parcours.inbox import receive
 
 log = logging.getLogger(__name__)
@@ -34,7 +38,8 @@ class ReconcileResult:
     errors: int = 0
 
 
-def reconcile_stores(db: Database, now: datetime | None = None) -> ReconcileResult:
+def reconcile_stores(db: Database, vault: Vault, config: Mapping[str, Any],
+                     now: datetime | None = None) -> ReconcileResult:
     """Poll every installed store once; a failing store is logged and retried next time."""
     moment = now or datetime.now(UTC)
     s = t.stores.c
@@ -45,7 +50,13 @@ def reconcile_stores(db: Database, now: datetime | None = None) -> ReconcileResu
     for store in stores:
         since = (store.reconciled_until or moment - FIRST_WINDOW) - OVERLAP
         try:  # outside any transaction: this may call the platform over the network
-            deliveries = list(adapter_for(store.platform).reconcile(store.key, since))
+            access = StoreAccess(store.key, db, vault, config)
+            deliveries = list(adapter_for(store.platform).reconcile(access, since))
+        except ParcoursError as exc:  # expected: no token yet, platform down, access revoked
+            log.warning("reconciliation of store %s failed (next run retries): %s",
+                        store.key, exc)
+            result.errors += 1
+            continue
         except Exception:
             log.exception("reconciliation of store %s failed; next run retries", store.key)
             result.errors += 1

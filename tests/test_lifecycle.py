@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from parcours import tables as t
 from parcours.accounts import create_api_key, create_store, get_store
-from parcours.adapters.base import Delivery, adapter_for, register
+from parcours.adapters.base import Delivery, StoreAccess, adapter_for, register
 from parcours.adapters.custom import CustomAdapter
 from parcours.app import create_app
 from parcours.credentials import generate_key, read_secrets, set_secret
@@ -156,8 +156,8 @@ class _PollingCustom(CustomAdapter):
     def __init__(self, deliveries: list[Delivery]) -> None:
         self.deliveries, self.asked = deliveries, []
 
-    def reconcile(self, store_key: str, since: datetime) -> Iterable[Delivery]:
-        self.asked.append((store_key, since))
+    def reconcile(self, store: StoreAccess, since: datetime) -> Iterable[Delivery]:
+        self.asked.append((store.key, since))
         return self.deliveries
 
 
@@ -176,8 +176,9 @@ def test_reconciliation_feeds_the_same_dedupe_and_normalizers(app: Flask) -> Non
     register(polling)
     try:
         now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-        first = reconcile_stores(_db(app), now=now)
-        second = reconcile_stores(_db(app), now=now + timedelta(minutes=15))
+        vault = app.extensions["parcours.vault"]
+        first = reconcile_stores(_db(app), vault, app.config, now=now)
+        second = reconcile_stores(_db(app), vault, app.config, now=now + timedelta(minutes=15))
     finally:
         register(original)
     assert (first.new, second.new, second.deliveries) == (2, 0, 2)  # repeats are deduplicated

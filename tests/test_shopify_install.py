@@ -29,13 +29,14 @@ from parcours.adapters.shopify.install import (
 )
 from parcours.adapters.shopify.normalize import normalize
 from parcours.adapters.shopify.oauth import ShopifyTokens
-from parcours.adapters.shopify.reconcile import poll_orders, reconcile_store
+from parcours.adapters.shopify.reconcile import poll_orders
 from parcours.adapters.shopify.reviews import publish_rating
 from parcours.adapters.shopify.tokens import save_tokens
 from parcours.app import create_app
 from parcours.credentials import Vault, generate_key
 from parcours.db import Database
 from parcours.inbox import process_pending, receive
+from parcours.reconcile import reconcile_stores
 from tests.fake_shopify import API_KEY, FakeShop, running
 from tests.fake_shopify.admin import (
     delivery_method,
@@ -427,9 +428,30 @@ def test_reconciled_deliveries_go_through_the_inbox_once(env: Env) -> None:
                       "order:1001:delivered": "order_delivered", "refund:9001": "order_refunded"}
 
 
-def test_a_stored_store_is_reconciled_with_its_token(env: Env) -> None:
+def test_the_reconcile_job_polls_a_stored_store_with_its_token(env: Env) -> None:
     env.shop.orders = _orders()
-    deliveries = reconcile_store(env.db, env.vault, env.config, "shop",
-                                 datetime(2026, 11, 21, tzinfo=UTC), token=TOKEN)
-    assert [delivery.key for delivery in deliveries] == [
-        "shopify:reconcile:1001:2026-11-21T10:00:00Z"]
+    with env.db.write() as conn:
+        save_tokens(conn, env.vault, get_store(conn, "shop").id,
+                    ShopifyTokens(TOKEN, None, None, None, "read_orders"))
+    now = datetime(2026, 11, 21, 12, tzinfo=UTC)
+    result = reconcile_stores(env.db, env.vault, env.config, now=now)
+    # Since 20 Nov 11:55: the main order and the eight pending ones updated from 12:30 on.
+    assert (result.stores, result.errors, result.new) == (1, 0, 9)
+    [search] = {call["variables"]["query"] for call in env.shop.calls
+                if "orders" in call.get("fields", [])}
+    assert search == "updated_at:>'2026-11-20T11:55:00Z'"  # first window: a day, 5 min overlap
+    with env.db.read() as conn:
+        keys = set(conn.execute(select(t.inbox.c.delivery_key)).scalars())
+    assert "shopify:reconcile:1001:2026-11-21T10:00:00Z" in keys
+    assert not any(key.startswith(("shopify:reconcile:900:", "shopify:reconcile:1101:"))
+                   for key in keys)
+
+
+def test_a_store_whose_token_is_refused_is_counted_and_retried_next_time(env: Env) -> None:
+    with env.db.write() as conn:
+        save_tokens(conn, env.vault, get_store(conn, "shop").id,
+                    ShopifyTokens("shpat_revoked", None, None, None, "read_orders"))
+    result = reconcile_stores(env.db, env.vault, env.config)
+    assert (result.stores, result.errors) == (0, 1)
+    with env.db.read() as conn:  # the window is not skipped: the next run asks again
+        assert conn.execute(select(t.stores.c.reconciled_until)).scalar_one() is None

@@ -14,11 +14,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from parcours.adapters.base import Delivery
+from parcours.adapters.base import Delivery, StoreAccess
 from parcours.adapters.shopify.client import ShopifyClient
 from parcours.adapters.shopify.install import Token, shop_client
-from parcours.credentials import Vault
-from parcours.db import Database
 
 __all__ = ["ORDERS_QUERY", "order_payload", "poll_orders", "reconcile_store"]
 
@@ -135,9 +133,8 @@ def poll_orders(client: ShopifyClient, since: datetime) -> list[Delivery]:
         after = page["pageInfo"]["endCursor"]
 
 
-def reconcile_store(db: Database, vault: Vault, config: Mapping[str, Any],
-                    store_key: str, since: datetime, *, token: Token | None = None
+def reconcile_store(store: StoreAccess, since: datetime, *, token: Token | None = None
                     ) -> list[Delivery]:
-    """`poll_orders` for a stored store: what `ShopifyAdapter.reconcile` needs."""
-    with shop_client(db, vault, config, store_key, token=token) as client:
+    """`poll_orders` for a stored store, with its token: `ShopifyAdapter.reconcile`."""
+    with shop_client(store.db, store.vault, store.config, store.key, token=token) as client:
         return poll_orders(client, since)

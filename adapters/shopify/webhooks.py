@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from flask import Flask
 
 from parcours.adapters.base import (
+    Delivery,
     Normalized,
     PlatformAdapter,
+    StoreAccess,
     Verification,
     body_hmac,
     matches_any,
@@ -89,3 +92,9 @@ class ShopifyAdapter(PlatformAdapter):
 
     def normalize(self, store: str, topic: str, payload: Any) -> Normalized:
         return normalize(store, topic, payload)
+
+    def reconcile(self, store: StoreAccess, since: datetime) -> Iterable[Delivery]:
+        """Orders updated since `since`, read through GraphQL with the store's token."""
+        from parcours.adapters.shopify.reconcile import reconcile_store
+
+        return reconcile_store(store, since)
