@@ -174,6 +174,8 @@ def test_first_run_sets_everything_up_and_a_second_run_changes_nothing(env: Env)
     facts = env.facts()
     assert facts["shop"] == {"currency": "EUR", "primary_domain": "https://boutique.example.fr",
                              "timezone": "Europe/Paris", "locale": "fr"}
+    with env.db.read() as conn:
+        assert conn.execute(select(t.stores.c.timezone)).scalar_one() == "Europe/Paris"
     assert facts["customer_accounts"] == {
         "customer_accounts_version": "new_customer_accounts",
         "login_required_at_checkout": False,

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from parcours import tables as t
 from parcours.adapters.shopify.client import ShopifyClient
@@ -323,6 +323,10 @@ def _save_facts(db: Database, store_id: int, facts: Mapping[str, Any], now: date
                                           "updated_at": now}],
                    ["store_id", "name"], replace=["value", "updated_at"], newer="updated_at")
             changed.append(name)
+        timezone = (facts.get("shop") or {}).get("timezone")
+        if timezone:  # the store's local time (review quiet hours, daily reports) is the shop's
+            conn.execute(update(t.stores).where(t.stores.c.id == store_id)
+                         .values(timezone=str(timezone)[:64]))
     return changed
 
 
