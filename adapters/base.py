@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import secrets
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -23,6 +23,7 @@ from parcours.errors import ConfigError
 from parcours.events import JourneyEvent
 
 if TYPE_CHECKING:
+    import click
     from flask import Flask
 
     from parcours.credentials import Vault
@@ -177,6 +178,10 @@ class PlatformAdapter(ABC):
     def init_app(self, app: Flask) -> None:
         """Add the platform's routes and jobs to the app (OAuth, embedded admin, app proxy)."""
         return None  # most platforms need nothing beyond the webhook receiver
+
+    def commands(self) -> Sequence[click.Command]:
+        """Commands the platform adds to `parcours` (e.g. `parcours shopify ...`)."""
+        return ()
 
     def new_secret(self) -> str:
         """A fresh signing secret in the platform's format (for stores signed per store)."""

@@ -22,6 +22,7 @@ from parcours.accounts import (
     remove_store,
     revoke_api_key,
 )
+from parcours.adapters.base import adapters
 from parcours.cli_support import ParcoursGroup, database, echo_json, load_app
 from parcours.cli_webhooks import COMMANDS
 from parcours.errors import ValidationError
@@ -251,6 +252,9 @@ def bench_ingest(seconds: float, concurrencies: tuple[int, ...], rate: float,
 
 for _command in COMMANDS:
     main.add_command(_command)
+for _adapter in adapters():
+    for _command in _adapter.commands():
+        main.add_command(_command)
 
 if __name__ == "__main__":
     sys.exit(main())

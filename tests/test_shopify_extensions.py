@@ -13,6 +13,7 @@ import random
 import shutil
 import threading
 import time
+import tomllib
 from base64 import b64encode
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,13 +24,13 @@ from click.testing import CliRunner
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
-from parcours.adapters.shopify.cli import shopify
 from parcours.adapters.shopify.extensions_check import (
     DEFAULT_ROOT,
     check_extensions,
     render_app_config,
 )
 from parcours.adapters.shopify.install import webhook_topics
+from parcours.cli import main
 from parcours.events import STOREFRONT_EVENTS, load_events
 
 THEME = "extensions/theme"
@@ -57,8 +58,8 @@ def incompressible(size: int) -> str:
 
 
 def run_check(root: Path | None = None) -> tuple[int, str]:
-    args = ["check-extensions"] + ([] if root is None else ["--root", str(root)])
-    result = CliRunner().invoke(shopify, args)
+    args = ["shopify", "check-extensions"] + ([] if root is None else ["--root", str(root)])
+    result = CliRunner().invoke(main, args)
     return result.exit_code, result.output
 
 
@@ -156,6 +157,35 @@ def test_the_post_install_job_subscribes_every_normalized_topic() -> None:
         "FULFILLMENTS_CREATE", "FULFILLMENTS_UPDATE", "ORDERS_CANCELLED", "ORDERS_CREATE",
         "ORDERS_FULFILLED", "ORDERS_PAID", "ORDERS_PARTIALLY_FULFILLED", "ORDERS_UPDATED",
         "REFUNDS_CREATE"]
+
+
+def test_app_export_writes_what_shopify_app_deploy_reads(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARCOURS_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.delenv("PARCOURS_SHOPIFY_API_KEY", raising=False)
+    monkeypatch.setenv("PARCOURS_PUBLIC_URL", "https://parcours.example.org/")
+    folder = tmp_path / "app"
+    missing = CliRunner().invoke(main, ["shopify", "app-export", str(folder)])
+    assert (missing.exit_code, missing.output) == (
+        1, "Error: PARCOURS_SHOPIFY_API_KEY is not set\n")
+    assert not folder.exists()  # nothing written
+
+    monkeypatch.setenv("PARCOURS_SHOPIFY_API_KEY", "0123456789abcdef")
+    (folder / "extensions/theme/dist").mkdir(parents=True)  # a stale build is replaced
+    done = CliRunner().invoke(main, ["shopify", "app-export", str(folder)])
+    assert done.exit_code == 0, done.output
+    config = tomllib.loads((folder / "shopify.app.toml").read_text(encoding="utf-8"))
+    assert config["client_id"] == "0123456789abcdef"
+    assert config["auth"]["redirect_urls"] == ["https://parcours.example.org/shopify/callback"]
+    assert config["app_proxy"]["url"] == "https://parcours.example.org/apps/parcours"
+    assert "{{" not in (folder / "shopify.app.toml").read_text(encoding="utf-8")
+    assert not (folder / "extensions/theme/dist").exists()
+    assert extension_files(folder) == extension_files(DEFAULT_ROOT)
+
+
+def extension_files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root / "extensions")) for p in
+                  (root / "extensions").rglob("*") if p.is_file())
 
 
 def test_block_schema_rules_are_enforced(tree: Path) -> None:

@@ -559,22 +559,17 @@ def rewrite_config(db: Database, vault: Vault, config: Mapping[str, Any],
             shopify.close()
 
 
-def init_jobs(app: Flask, *, token_for: Callable[[int], str] | None = None) -> None:
+def init_jobs(app: Flask) -> None:
     """Register the post-install task; `app.extensions["parcours.shopify.post_install"]`
-    enqueues it (the OAuth callback calls it). `token_for(store_id)` replaces the stored
-    tokens (tests)."""
+    enqueues it (the OAuth callback calls it)."""
     jobs = app.extensions["parcours.jobs"]
     db: Database = app.extensions["parcours.db"]
     vault: Vault = app.extensions["parcours.vault"]
     config = app.config
 
     def post_install(store_key: str) -> dict[str, Any]:
-        token: Token | None = None
-        if token_for is not None:
-            store_id = _store(db, store_key).id
-            token = lambda: token_for(store_id)  # noqa: E731
         try:
-            return run_post_install(db, vault, config, store_key, token=token).as_dict()
+            return run_post_install(db, vault, config, store_key).as_dict()
         except (ShopifyAuthError, ShopUnavailable, ConfigError, NotFoundError) as exc:
             # Retrying cannot help: the merchant or the operator must act first.
             log.error("Shopify post-install of %s stopped: %s", store_key, exc)

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import click
 from flask import Flask
 
 from parcours.adapters.base import (
@@ -53,6 +54,11 @@ class ShopifyAdapter(PlatformAdapter):
         register_routes(app)
         if "parcours.shopify.post_install" not in app.extensions:
             init_jobs(app)
+
+    def commands(self) -> Sequence[click.Command]:
+        from parcours.adapters.shopify.cli import shopify
+
+        return (shopify,)
 
     def verify(self, headers: Mapping[str, str], body: bytes, secrets: list[str],
                now: float | None = None) -> Verification:
