@@ -75,12 +75,12 @@ def app_export(folder: Path) -> None:
         raise click.ClickException("the extensions do not pass check-extensions:\n"
                                    + "\n".join(problems))
     folder.mkdir(parents=True, exist_ok=True)
-    config = render_app_config((DEFAULT_ROOT / APP_TEMPLATE).read_text(encoding="utf-8"),
-                               client_id, public_url)
+    rendered = render_app_config((DEFAULT_ROOT / APP_TEMPLATE).read_text(encoding="utf-8"),
+                                 client_id, public_url)
     shutil.rmtree(folder / "extensions", ignore_errors=True)
     shutil.copytree(DEFAULT_ROOT / "extensions", folder / "extensions",
                     ignore=shutil.ignore_patterns(*BUILT))
-    (folder / "shopify.app.toml").write_text(config, encoding="utf-8")
+    (folder / "shopify.app.toml").write_text(rendered, encoding="utf-8")
     click.echo(f"wrote {folder}/shopify.app.toml and {folder}/extensions; next: "
                f"cd {folder} && shopify app deploy")
 
