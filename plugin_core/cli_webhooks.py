@@ -24,6 +24,7 @@ from parcours.privacy import (
     Subject,
     data_request,
     get_export,
+    purge_due,
     redact_customer,
     schedule_store_deletion,
 )
@@ -204,6 +205,15 @@ def privacy_uninstall(store: str, at_once: bool) -> None:
         schedule_store_deletion(conn, get_store(conn, store).id, after=timedelta(days=days),
                                 now=datetime.now(UTC), uninstalled=True)
     click.echo(f"{store}: credentials dropped; data deleted in {days} day(s)")
+
+
+@privacy.command("purge")
+def privacy_purge() -> None:
+    """Delete now what is due (the hourly job does the same): stores past their deletion date
+    with all their data, old done deliveries, old exports. Prints the counts (JSON)."""
+    app = load_app()
+    with database(app).write() as conn:
+        echo_json(purge_due(conn, now=datetime.now(UTC)))
 
 
 # -- secrets ------------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 Shopify cannot be reached from here. This fake serves, on a real loopback port, what the
 adapter calls: OAuth (authorize, access_token with expiring offline tokens, refresh rotation,
-token exchange) in `oauth.py`, and the GraphQL Admin API (documented operations and shapes,
-`userErrors`, THROTTLED with cost data, 401 on a bad token) with the theme files in `admin.py`.
+token exchange) in `oauth.py`, the GraphQL Admin API (documented operations and shapes,
+`userErrors`, THROTTLED with cost data, 401 on a bad token) with the theme files in `admin.py`,
+and signed webhook deliveries to the app's subscriptions in `webhooks.py`.
 
 Each shop lives under `/shops/<shop domain>` so that one server plays every shop: the adapter's
 `SHOPIFY_SHOP_ORIGIN` setting ("https://{shop}" in production) is pointed at
@@ -74,6 +75,10 @@ class FakeShopify:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # The app's allowed redirection URLs (oauth.py); empty: any absolute http(s) URL.
     redirect_urls: list[str] = field(default_factory=list)
+    # webhooks.py: where the app config sends the compliance topics, and the app's public
+    # origin -> the local origin serving it (the TLS-terminating proxy of a real deployment)
+    compliance_uri: str = ""
+    app_network: dict[str, str] = field(default_factory=dict)
 
     def shop(self, domain: str) -> FakeShop:
         with self.lock:
