@@ -135,3 +135,13 @@ def authenticate(conn: Connection, token: str) -> int:
     if row.revoked_at is not None:
         raise AuthError("this API key was revoked")
     return int(row.account_id)
+
+
+def store_facts(conn: Connection, store_id: int, *names: str) -> dict[str, Any]:
+    """What the platform told about the store (settings, domains, zones): name -> value, for
+    `names` or every fact. A fact never received is absent, not None."""
+    c = t.store_facts.c
+    query = select(c.name, c.value).where(c.store_id == store_id)
+    if names:
+        query = query.where(c.name.in_(names))
+    return {name: value for name, value in conn.execute(query)}

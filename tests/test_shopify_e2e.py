@@ -36,7 +36,7 @@ from parcours.credentials import Vault, generate_key
 from parcours.db import Database
 from parcours.inbox import pending_count
 from tests.fake_shopify import API_KEY, API_SECRET, FakeShop, FakeShopify, running
-from tests.fake_shopify.oauth import install_url, proxy_query
+from tests.fake_shopify.oauth import install_url, proxy_query, session_token
 from tests.fake_shopify.webhooks import local_url, send, uninstall
 from tests.test_shopify_install import PROFILES, SETTINGS_DATA, settings_data
 
@@ -112,6 +112,7 @@ def stack(database_url: str, tmp_path: Path) -> Iterator[Stack]:
         shop.primary_domain = STOREFRONT
         shop.delivery_profiles = PROFILES
         shop.theme_files = {SETTINGS_DATA: settings_data(True)}  # the merchant turned it on
+        shop.login_required_at_checkout = True  # a friction the app must point out
         env = {**os.environ, "PARCOURS_DATABASE_URL": database_url,
                "PARCOURS_INSTANCE_PATH": str(tmp_path / "instance"),
                "PARCOURS_SECRET_KEYS": keys, "PARCOURS_SHOPIFY_API_KEY": API_KEY,
@@ -188,7 +189,7 @@ def pixel_batch(start: datetime) -> dict[str, Any]:
          "key": f"pixel:{name}"} for name, minutes, identities, properties in events]}
 
 
-def test_install_to_purge(stack: Stack) -> None:
+def test_install_to_purge(stack: Stack, browser: Any) -> None:
     state, shop = stack.state, stack.shop
     admin = stack.origin.format(shop=SHOP) + f"/admin/apps/{API_KEY}"
 
@@ -213,6 +214,21 @@ def test_install_to_purge(stack: Stack) -> None:
     assert facts["app_embed"]["active"] is True
     assert facts["shop"]["primary_domain"] == STOREFRONT
     assert stack.store().timezone == "Europe/Paris"
+
+    # The merchant opens the app in the admin (Chromium): the setup and its frictions.
+    page = browser.new_page()
+    page.route("https://cdn.shopify.com/**", lambda route: route.abort())  # App Bridge: offline
+    page.goto(f"{stack.app}/shopify/admin?" + urlencode(
+        {"id_token": session_token(state, SHOP), "shop": SHOP, "embedded": "1"}))
+    assert page.locator("html").get_attribute("lang") == "fr"  # the shop's language
+    checklist = {item.get_attribute("data-item"): item.get_attribute("class")
+                 for item in page.locator("#setup li").all()}
+    assert checklist == {"app_embed": "ok", "guest_checkout": "action",
+                         "express_checkout": "ok", "shipping_estimate": "ok"}
+    fix = page.locator('[data-item="guest_checkout"] a')
+    assert fix.get_attribute("href") == f"https://{SHOP}/admin/settings/customer_accounts"
+    assert fix.inner_text() == "Ouvrir les réglages des comptes clients"
+    page.close()
 
     # 3. A shopper browses and buys: the pixel posts to /collect from the storefront.
     start = (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0)

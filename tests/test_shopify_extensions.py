@@ -8,7 +8,6 @@ pixel (through a `register` harness standing in for Shopify's sandbox) against a
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 import threading
@@ -35,7 +34,6 @@ from parcours.events import STOREFRONT_EVENTS, load_events
 
 THEME = "extensions/theme"
 PIXEL = "extensions/pixel"
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture
@@ -269,26 +267,6 @@ class Site:
     def close(self) -> None:
         self._server.shutdown()
         self._thread.join(5)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    reason = None
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason = "playwright is not installed"
-    if reason is None and not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing (Debian package chromium)"
-    if reason is not None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason + " (CI=true: the browser tests must run)")
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                              args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -389,10 +389,16 @@ def test_status_api_and_previous_secret(app: Flask, client: FlaskClient, fake: F
         token = session_token(fake[0], SHOP, secret=secret)
         return client.get("/shopify/api/status", headers={"Authorization": f"Bearer {token}"})
 
-    assert status().get_json() == {"shop": SHOP, "store": None, "installed": False}
+    assert status().get_json() == {"shop": SHOP, "store": None, "installed": False,
+                                   "setup": []}
     install(client, fake)
-    assert status(OLD_SECRET).get_json() == {"shop": SHOP, "store": "acme-shop",
-                                             "installed": True}
+    answer = status(OLD_SECRET).get_json()
+    assert {k: answer[k] for k in ("shop", "store", "installed")} == {
+        "shop": SHOP, "store": "acme-shop", "installed": True}
+    # The post-install job has not run here: every setup fact is still unknown.
+    assert [(item["name"], item["state"]) for item in answer["setup"]] == [
+        ("app_embed", "unknown"), ("guest_checkout", "unknown"),
+        ("express_checkout", "unknown"), ("shipping_estimate", "unknown")]
 
 
 def test_session_token_clock_and_claims() -> None:

@@ -22,6 +22,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 
 from parcours import tables as t
+from parcours.accounts import store_facts
 from parcours.db import Database
 from parcours.errors import AuthError, NotFoundError, ValidationError
 from parcours.events import load_events
@@ -63,8 +64,7 @@ def _hosts(db: Database, store: KnownStore) -> set[str]:
     with db.read() as conn:
         domain = conn.execute(select(t.stores.c.domain)
                               .where(t.stores.c.id == store.id)).scalar()
-        shop = conn.execute(select(t.store_facts.c.value).where(
-            t.store_facts.c.store_id == store.id, t.store_facts.c.name == "shop")).scalar()
+        shop = store_facts(conn, store.id, "shop").get("shop")
     hosts = {domain.lower()} if domain else set()
     primary = shop.get("primary_domain") if isinstance(shop, dict) else None
     if isinstance(primary, str) and primary:

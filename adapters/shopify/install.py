@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 
 from parcours import tables as t
+from parcours.accounts import store_facts
 from parcours.adapters.shopify.client import ShopifyClient
 from parcours.adapters.shopify.errors import (
     ShopifyAuthError,
@@ -331,10 +332,8 @@ def _save_facts(db: Database, store_id: int, facts: Mapping[str, Any], now: date
 
 
 def _fact(db: Database, store_id: int, name: str) -> Any:
-    c = t.store_facts.c
     with db.read() as conn:
-        return conn.execute(select(c.value).where(c.store_id == store_id,
-                                                  c.name == name)).scalar()
+        return store_facts(conn, store_id, name).get(name)
 
 
 # -- 4. widget config --------------------------------------------------------------------------
@@ -518,7 +517,6 @@ def run_post_install(db: Database, vault: Vault, config: Mapping[str, Any],
     api_key = str(config.get("SHOPIFY_API_KEY") or "")
     if not api_key:
         raise ConfigError("SHOPIFY_API_KEY is not set (the app's client id)")
-    handle = str(config.get("SHOPIFY_APP_EMBED_HANDLE") or DEFAULT_EMBED_HANDLE)
     moment = now or datetime.now(UTC)
     report = InstallReport(store_key)
     shopify = client or _client(db, vault, config, store, token)
@@ -533,8 +531,8 @@ def run_post_install(db: Database, vault: Vault, config: Mapping[str, Any],
         _optional(report, "shipping_zones", lambda: bool(_save_facts(
             db, store.id, {"shipping_zones": read_shipping_zones(shopify)}, moment)))
         _optional(report, "app_embed", lambda: bool(_save_facts(db, store.id, {"app_embed": {
-            "active": app_embed_active(shopify, handle),
-            "link": app_embed_link(store.domain, api_key, handle)}}, moment)))
+            "active": app_embed_active(shopify),
+            "link": app_embed_link(store.domain, api_key)}}, moment)))
     finally:
         if client is None:
             shopify.close()

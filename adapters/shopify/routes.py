@@ -30,12 +30,21 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar, cast
 
-from flask import Blueprint, Flask, Response, current_app, g, jsonify, redirect, request
-from markupsafe import escape
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+)
 from sqlalchemy import Connection, select, text, update
 
 from parcours import tables as t
-from parcours.accounts import STORE_KEY, create_store
+from parcours.accounts import STORE_KEY, create_store, store_facts
 from parcours.adapters.shopify.errors import (
     ShopifyAuthError,
     ShopifyRequestError,
@@ -58,6 +67,7 @@ from parcours.adapters.shopify.oauth import (
 )
 from parcours.adapters.shopify.proxy import proxy_verification, shipping_estimate
 from parcours.adapters.shopify.session import SessionToken, verify_session_token
+from parcours.adapters.shopify.setup import SetupItem, language, setup_items
 from parcours.adapters.shopify.tokens import load_tokens, save_tokens, usable
 from parcours.credentials import Vault
 from parcours.db import Database
@@ -66,7 +76,7 @@ from parcours.errors import ConfigError, NotFoundError
 __all__ = ["register_routes", "require_session_token", "shopify_routes"]
 
 log = logging.getLogger(__name__)
-shopify_routes = Blueprint("shopify", __name__)
+shopify_routes = Blueprint("shopify", __name__, template_folder="templates")
 COOKIE = "parcours_shopify_oauth"
 CALLBACK = "/shopify/callback"
 REQUEST_MAX_AGE = 300  # seconds: how old a signed install or callback request may be
@@ -266,15 +276,16 @@ def require_session_token(view: F) -> F:
     return cast(F, wrapper)
 
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Parcours</title>
-<meta name="shopify-api-key" content="{api_key}">
-<script src="https://cdn.shopify.com/shopifycloud/app-bridge.js"></script></head>
-<body><main><h1>Parcours</h1>
-<p>{shop} is connected to Parcours as store <code>{store}</code>.</p>
-<p>Journey tracking starts with the next storefront visits; the dashboard comes in a later
-version.</p></main></body></html>
-"""
+INTRO = {"en": ("{shop} is connected to Parcours as store {store}: journeys are recorded from "
+                "the storefront to the review."),
+         "fr": ("{shop} est connectée à Parcours (boutique {store}) : les parcours sont "
+                "suivis de la boutique jusqu'à l'avis.")}
+HEADING = {"en": "Setup and frictions", "fr": "Installation et points de friction"}
+
+
+def _checklist(conn: Connection, store_id: int, shop: str) -> tuple[str, list[SetupItem]]:
+    facts = store_facts(conn, store_id)
+    return language(facts), setup_items(facts, shop)
 
 
 @shopify_routes.get("/shopify/admin")
@@ -289,8 +300,11 @@ def admin() -> Any:
         _start_post_install(key)
     else:
         key = row.key
-    page = _PAGE.format(api_key=escape(_config().get("SHOPIFY_API_KEY")),
-                        shop=escape(session.shop), store=escape(key))
+    with _db().read() as conn:
+        lang, items = _checklist(conn, _shop_store(conn, session.shop).id, session.shop)
+    page = render_template("parcours_shopify/admin.html", lang=lang, items=items,
+                           api_key=_config().get("SHOPIFY_API_KEY"), heading=HEADING[lang],
+                           intro=INTRO[lang].format(shop=session.shop, store=key))
     return page, 200, {
         "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
         # Shopify requires embedded apps to allow framing by the shop's admin only.
@@ -305,8 +319,10 @@ def status() -> Any:
     with _db().read() as conn:
         row = _shop_store(conn, shop)
         tokens = load_tokens(conn, _vault(), row.id) if row is not None else None
+        items = _checklist(conn, row.id, shop)[1] if row is not None else []
     installed = row is not None and row.uninstalled_at is None and usable(tokens)
-    return jsonify(shop=shop, store=row.key if row is not None else None, installed=installed)
+    return jsonify(shop=shop, store=row.key if row is not None else None, installed=installed,
+                   setup=[item.as_dict() for item in items])
 
 
 # -- app proxy ------------------------------------------------------------------------------------
