@@ -387,9 +387,7 @@ def shipping_estimate_route() -> Any:
         raise ShopifyRequestError("invalid shipping estimate request", errors)
     assert country is not None
     with _db().read() as conn:
-        zones = conn.execute(select(t.store_facts.c.value).where(
-            t.store_facts.c.store_id == store_id,
-            t.store_facts.c.name == "shipping_zones")).scalar()
+        zones = store_facts(conn, store_id, "shipping_zones").get("shipping_zones")
     rates = shipping_estimate(zones, country, province, postcode, subtotal, currency)
     return _proxy_answer(shop=shop, country=country.upper(),
                          province=province.upper() if province else None, postcode=postcode,
