@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from parcours.errors import ConfigError
+from parcours.errors import ConfigError, ValidationError
 from parcours.events import JourneyEvent
 
 if TYPE_CHECKING:
@@ -194,6 +194,18 @@ class PlatformAdapter(ABC):
     def ping_id(self, headers: Mapping[str, str], body: bytes) -> str | None:
         """The id of an unsigned creation ping (WooCommerce sends one); None for anything else."""
         return None
+
+    def connect_with_keys(self, store: StoreAccess, *, account: str, url: str,
+                          consumer_key: str, consumer_secret: str) -> list[str]:
+        """Connect `store.key` to the platform with existing API keys (agencies, the CLI): check
+        them, store them, set the store up; what was done. Most platforms have no such keys."""
+        raise ValidationError(f"{self.name} stores are not connected with API keys", {
+            "url": ["only WooCommerce stores connect with --url, --key and --secret"]})
+
+    def uninstall(self, store: StoreAccess) -> list[str]:
+        """Leave the platform as the merchant had it, before the credentials are dropped (what
+        was done, one line each). Platforms that uninstall on their side do nothing."""
+        return []
 
     def reconcile(self, store: StoreAccess, since: datetime) -> Iterable[Delivery]:
         """Poll the platform for what changed since `since` (what webhooks may have missed).

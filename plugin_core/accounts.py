@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from parcours import tables as t
+from parcours.db import upsert
 from parcours.errors import AuthError, NotFoundError, ValidationError
 from parcours.recorder import StoreRef
 from parcours.rules import DEFAULT_RULES, JourneyRules
@@ -145,3 +147,30 @@ def store_facts(conn: Connection, store_id: int, *names: str) -> dict[str, Any]:
     if names:
         query = query.where(c.name.in_(names))
     return {name: value for name, value in conn.execute(query)}
+
+
+def save_store_facts(conn: Connection, store_id: int, facts: Mapping[str, Any],
+                     now: datetime) -> list[str]:
+    """Write the facts that differ from the stored ones (a newer stored one is kept); the names
+    of those written."""
+    stored = store_facts(conn, store_id, *facts)
+    changed = [name for name, value in facts.items() if name not in stored
+               or stored[name] != value]
+    if changed:
+        upsert(conn, t.store_facts, [{"store_id": store_id, "name": name,
+                                      "value": facts[name], "updated_at": now}
+                                     for name in changed],
+               ["store_id", "name"], replace=["value", "updated_at"], newer="updated_at")
+    return changed
+
+
+def free_store_key(conn: Connection, label: str) -> str:
+    """A store key made from `label` (a shop's subdomain, a site's host), suffixed if taken."""
+    base = re.sub(r"[^a-z0-9-]+", "-", label.lower())[:56].strip("-")
+    base = base if len(base) >= 2 else f"{base or 'shop'}-shop"
+    taken = set(conn.execute(select(t.stores.c.key).where(
+        t.stores.c.key.like(f"{base}%"))).scalars())
+    for candidate in (base, *(f"{base}-{n}" for n in range(2, 100))):
+        if candidate not in taken:
+            return candidate
+    return f"{base}-{secrets.token_hex(3)}"

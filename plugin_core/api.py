@@ -28,9 +28,9 @@ from parcours.privacy import (
     data_request,
     get_export,
     redact_customer,
-    schedule_store_deletion,
 )
 from parcours.recorder import StoreRef
+from parcours.uninstall import uninstall_store
 
 api_v1 = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 MAX_PERIOD_DAYS = 731
@@ -186,11 +186,11 @@ def privacy_redact(store: str) -> Any:
 @api_v1.post("/stores/<store>/uninstall")
 def uninstall(store: str) -> Any:
     """Drop the store's credentials now; delete its data after the retention (or `now`)."""
-    ref = _store(store)
+    _store(store)  # the key must own it
     at_once = bool((request.get_json(silent=True) or {}).get("delete_now"))
     days = 0 if at_once else int(current_app.config["UNINSTALL_RETENTION_DAYS"])
     now = datetime.now(UTC)
-    with _db().write() as conn:
-        schedule_store_deletion(conn, ref.id, after=timedelta(days=days), now=now,
-                                uninstalled=True)
-    return jsonify(store=store, delete_after=(now + timedelta(days=days)).isoformat()), 202
+    notes = uninstall_store(_db(), current_app.extensions["parcours.vault"], current_app.config,
+                            store, after=timedelta(days=days), now=now)
+    return jsonify(store=store, delete_after=(now + timedelta(days=days)).isoformat(),
+                   notes=notes), 202

@@ -22,7 +22,7 @@ from parcours.accounts import (
     remove_store,
     revoke_api_key,
 )
-from parcours.adapters.base import adapters
+from parcours.adapters.base import StoreAccess, adapter_for, adapters
 from parcours.cli_support import ParcoursGroup, database, echo_json, load_app
 from parcours.cli_webhooks import COMMANDS
 from parcours.errors import ValidationError
@@ -100,9 +100,27 @@ def stores() -> None:
               type=click.Choice(["shopify", "woocommerce", "custom"]))
 @click.option("--name", default=None)
 @click.option("--domain", default=None)
-def stores_add(key: str, account: str, platform: str, name: str | None,
-               domain: str | None) -> None:
-    with database(load_app()).write() as conn:
+@click.option("--url", default=None, help="WooCommerce: the store's address (https)")
+@click.option("--key", "consumer_key", default=None, help="WooCommerce: consumer key (ck_...)")
+@click.option("--secret", "consumer_secret", default=None,
+              help="WooCommerce: consumer secret (cs_...); read from stdin when '-'")
+def stores_add(key: str, account: str, platform: str, name: str | None, domain: str | None,
+               url: str | None, consumer_key: str | None, consumer_secret: str | None) -> None:
+    """Add the store KEY; a WooCommerce store with existing REST keys is connected and set up
+    at once (the keys are checked with the store first)."""
+    app = load_app()
+    if url or consumer_key or consumer_secret:
+        if not (url and consumer_key and consumer_secret):
+            raise click.UsageError("--url, --key and --secret go together")
+        if consumer_secret == "-":
+            consumer_secret = sys.stdin.readline().strip()
+        access = StoreAccess(key, database(app), app.extensions["parcours.vault"], app.config)
+        for line in adapter_for(platform).connect_with_keys(
+                access, account=account, url=url, consumer_key=consumer_key,
+                consumer_secret=consumer_secret):
+            click.echo(line)
+        return
+    with database(app).write() as conn:
         store = create_store(conn, key, account=account, platform=platform, name=name,
                              domain=domain)
     click.echo(f"store {store.key} added ({store.platform}, account {store.account})")

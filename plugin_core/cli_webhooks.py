@@ -26,8 +26,8 @@ from parcours.privacy import (
     get_export,
     purge_due,
     redact_customer,
-    schedule_store_deletion,
 )
+from parcours.uninstall import uninstall_store
 
 PLATFORMS = click.Choice(["shopify", "woocommerce", "custom"])
 
@@ -201,9 +201,9 @@ def privacy_uninstall(store: str, at_once: bool) -> None:
     """Forget STORE's credentials now; delete its data after the retention (or at once)."""
     app = load_app()
     days = 0 if at_once else int(app.config["UNINSTALL_RETENTION_DAYS"])
-    with database(app).write() as conn:
-        schedule_store_deletion(conn, get_store(conn, store).id, after=timedelta(days=days),
-                                now=datetime.now(UTC), uninstalled=True)
+    for note in uninstall_store(database(app), app.extensions["parcours.vault"], app.config,
+                                store, after=timedelta(days=days), now=datetime.now(UTC)):
+        click.echo(f"{store}: {note}")
     click.echo(f"{store}: credentials dropped; data deleted in {days} day(s)")
 
 

@@ -8,6 +8,8 @@ while, so that a platform still signing with it is not refused during the switch
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -48,6 +50,14 @@ class Vault:
 
     def encrypt(self, value: str) -> str:
         return self.fernet.encrypt(value.encode()).decode()
+
+    def signing_keys(self, purpose: str) -> list[bytes]:
+        """Keys to sign short-lived tokens for `purpose` (itsdangerous: oldest first, the last
+        signs), derived from PARCOURS_SECRET_KEYS so no other secret has to be configured; a
+        key rotation keeps the older tokens valid until the old key is dropped."""
+        self.fernet  # noqa: B018 (raises the clear ConfigError when no key is set)
+        return [hmac.new(key.encode(), purpose.encode(), hashlib.sha256).digest()
+                for key in reversed(self._keys)]
 
     def decrypt(self, token: str) -> str:
         try:

@@ -19,7 +19,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
@@ -207,3 +207,10 @@ def chunks(items: Sequence[Any], size: int = 900) -> Iterator[Sequence[Any]]:
     """Slices small enough for every backend's limit on bound parameters."""
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def advisory_lock(conn: Connection, name: str) -> None:
+    """Serialise, until the transaction ends, everyone who takes the lock `name` (PostgreSQL;
+    SQLite's write transaction already serialises writers)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})

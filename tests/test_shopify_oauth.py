@@ -32,11 +32,7 @@ from parcours.adapters.shopify.oauth import (
     new_state,
     query_hmac,
 )
-from parcours.adapters.shopify.proxy import (
-    proxy_signature,
-    shipping_estimate,
-    verify_proxy_signature,
-)
+from parcours.adapters.shopify.proxy import proxy_signature, verify_proxy_signature
 from parcours.adapters.shopify.routes import COOKIE, register_routes
 from parcours.adapters.shopify.session import verify_session_token
 from parcours.adapters.shopify.tokens import (
@@ -50,6 +46,7 @@ from parcours.app import create_app
 from parcours.credentials import generate_key
 from parcours.db import Database, upsert
 from parcours.privacy import schedule_store_deletion
+from parcours.shipping import shipping_estimate
 from tests.fake_shopify import API_KEY, API_SECRET, FakeShopify, running
 from tests.fake_shopify.oauth import install_url, proxy_query, session_token, sign_query
 

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 
 from parcours import tables as t
-from parcours.accounts import store_facts
+from parcours.accounts import save_store_facts, store_facts
 from parcours.adapters.shopify.client import ShopifyClient
 from parcours.adapters.shopify.errors import (
     ShopifyAuthError,
@@ -45,7 +45,7 @@ from parcours.adapters.shopify.errors import (
 from parcours.adapters.shopify.normalize import ACTION_TOPICS, COMPLIANCE_TOPICS, EVENT_TOPICS
 from parcours.adapters.shopify.tokens import access_token
 from parcours.credentials import Vault
-from parcours.db import Database, upsert
+from parcours.db import Database
 from parcours.errors import ConfigError, NotFoundError
 
 if TYPE_CHECKING:
@@ -312,18 +312,8 @@ def read_shop_facts(client: ShopifyClient, notes: list[str] | None = None) -> di
 def _save_facts(db: Database, store_id: int, facts: Mapping[str, Any], now: datetime
                 ) -> list[str]:
     """Write the facts that differ from the stored ones; their names."""
-    changed = []
-    c = t.store_facts.c
     with db.write() as conn:
-        stored = {row.name: row.value for row in conn.execute(select(c.name, c.value).where(
-            c.store_id == store_id, c.name.in_(list(facts))))}
-        for name, value in facts.items():
-            if name in stored and stored[name] == value:
-                continue
-            upsert(conn, t.store_facts, [{"store_id": store_id, "name": name, "value": value,
-                                          "updated_at": now}],
-                   ["store_id", "name"], replace=["value", "updated_at"], newer="updated_at")
-            changed.append(name)
+        changed = save_store_facts(conn, store_id, facts, now)
         timezone = (facts.get("shop") or {}).get("timezone")
         if timezone:  # the store's local time (review quiet hours, daily reports) is the shop's
             conn.execute(update(t.stores).where(t.stores.c.id == store_id)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import functools
 import logging
 import re
-import secrets
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar, cast
@@ -41,10 +40,10 @@ from flask import (
     render_template,
     request,
 )
-from sqlalchemy import Connection, select, text, update
+from sqlalchemy import Connection, select, update
 
 from parcours import tables as t
-from parcours.accounts import STORE_KEY, create_store, store_facts
+from parcours.accounts import STORE_KEY, create_store, free_store_key, store_facts
 from parcours.adapters.shopify.errors import (
     ShopifyAuthError,
     ShopifyRequestError,
@@ -65,13 +64,14 @@ from parcours.adapters.shopify.oauth import (
     single_values,
     verify_query_hmac,
 )
-from parcours.adapters.shopify.proxy import proxy_verification, shipping_estimate
+from parcours.adapters.shopify.proxy import proxy_verification
 from parcours.adapters.shopify.session import SessionToken, verify_session_token
 from parcours.adapters.shopify.setup import SetupItem, language, setup_items
 from parcours.adapters.shopify.tokens import load_tokens, save_tokens, usable
 from parcours.credentials import Vault
-from parcours.db import Database
+from parcours.db import Database, advisory_lock
 from parcours.errors import ConfigError, NotFoundError
+from parcours.shipping import shipping_estimate
 
 __all__ = ["register_routes", "require_session_token", "shopify_routes"]
 
@@ -136,26 +136,6 @@ def _unconfigured(exc: ConfigError) -> Any:
 
 # -- stores ---------------------------------------------------------------------------------------
 
-def _shop_lock(conn: Connection, shop: str) -> None:
-    """Two installs of one shop at once must not create two stores (PostgreSQL; SQLite's write
-    transaction already serialises them)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                     {"key": f"parcours.shopify.install:{shop}"})
-
-
-def _free_key(conn: Connection, shop: str) -> str:
-    """A store key from the shop's subdomain ("acme-shop"), with a suffix if already taken."""
-    base = re.sub(r"[^a-z0-9-]", "", shop.split(".", 1)[0].lower())[:56].strip("-")
-    base = base if len(base) >= 2 else f"{base or 'shop'}-shop"
-    taken = set(conn.execute(select(t.stores.c.key).where(
-        t.stores.c.key.like(f"{base}%"))).scalars())
-    for candidate in (base, *(f"{base}-{n}" for n in range(2, 100))):
-        if candidate not in taken:
-            return candidate
-    return f"{base}-{secrets.token_hex(3)}"
-
-
 def _shop_store(conn: Connection, shop: str) -> Any:
     s = t.stores.c
     return conn.execute(select(s.id, s.key, s.uninstalled_at).where(
@@ -166,10 +146,10 @@ def _connect(shop: str, tokens: ShopifyTokens) -> str:
     """Create the shop's store, or reactivate it (a reinstall within the retention), and save
     its tokens; all in one transaction. Returns the store key."""
     with _db().write() as conn:
-        _shop_lock(conn, shop)
+        advisory_lock(conn, f"parcours.shopify.install:{shop}")
         row = _shop_store(conn, shop)
         if row is None:
-            key = _free_key(conn, shop)
+            key = free_store_key(conn, shop.split(".", 1)[0])
             assert STORE_KEY.match(key)
             store_id = create_store(conn, key, account=shop, platform="shopify", name=shop,
                                     domain=shop).id

@@ -20,12 +20,17 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
+from flask import Flask
+
 from parcours.adapters.base import (
+    Delivery,
     Normalized,
     PlatformAdapter,
+    StoreAccess,
     Verification,
     body_hmac,
     matches_any,
@@ -80,3 +85,31 @@ class WooCommerceAdapter(PlatformAdapter):
 
     def normalize(self, store: str, topic: str, payload: Any) -> Normalized:
         return normalize(store, topic, payload)
+
+    def init_app(self, app: Flask) -> None:
+        """The key-approval routes, the setup job and the webhook health check."""
+        from parcours.adapters.woocommerce.connect import register_routes
+        from parcours.adapters.woocommerce.jobs import init_jobs
+
+        register_routes(app)
+        if "parcours.woocommerce.setup" not in app.extensions:
+            init_jobs(app, self.new_secret)
+
+    def reconcile(self, store: StoreAccess, since: datetime) -> Iterable[Delivery]:
+        """Orders modified since `since` (WooCommerce never retries a failed delivery)."""
+        from parcours.adapters.woocommerce.reconcile import reconcile_store
+
+        return reconcile_store(store, since)
+
+    def connect_with_keys(self, store: StoreAccess, *, account: str, url: str,
+                          consumer_key: str, consumer_secret: str) -> list[str]:
+        from parcours.adapters.woocommerce.connect import connect_with_keys
+
+        return connect_with_keys(store, account=account, url=url, consumer_key=consumer_key,
+                                 consumer_secret=consumer_secret, new_secret=self.new_secret())
+
+    def uninstall(self, store: StoreAccess) -> list[str]:
+        """Delete Parcours' webhooks and put back the settings it changed, while the keys work."""
+        from parcours.adapters.woocommerce.uninstall import uninstall_store
+
+        return uninstall_store(store)
