@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,11 +13,7 @@ from pathlib import Path
 
 import requests
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.processes import free_port
 
 
 def test_demo_serves_a_funnel_with_every_stage_within_a_minute(tmp_path: Path) -> None:
@@ -26,7 +21,7 @@ def test_demo_serves_a_funnel_with_every_stage_within_a_minute(tmp_path: Path) -
            "PYTHONUNBUFFERED": "1"}
     for key in ("PARCOURS_DATABASE_URL", "PARCOURS_REDIS_URL"):
         env.pop(key, None)
-    port = _free_port()
+    port = free_port()
     started = time.monotonic()
     demo = subprocess.Popen(
         [sys.executable, "-m", "parcours.cli", "demo", "--port", str(port), "--seed", "3"],

@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -38,6 +34,7 @@ from parcours.inbox import pending_count
 from tests.fake_shopify import API_KEY, API_SECRET, FakeShop, FakeShopify, running
 from tests.fake_shopify.oauth import install_url, proxy_query, session_token
 from tests.fake_shopify.webhooks import local_url, send, uninstall
+from tests.processes import free_port, parcours_running, run_cli, until
 from tests.test_shopify_install import PROFILES, SETTINGS_DATA, settings_data
 
 SHOP = "maison-lune.myshopify.com"
@@ -50,22 +47,6 @@ PRODUCT = 788032119674292922  # the product of its line items
 CHECKOUT = "123123123"  # the token of Shopify's sample checkout
 SHOPPER = "7b8c1d2e-pixel-client-id"
 FORGED = "shpss_not-the-app-secret-0123456789"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _until(what: str, check: Callable[[], Any], seconds: float = 60) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @dataclass
@@ -83,8 +64,7 @@ class Stack:
                 "SHOPIFY_SHOP_ORIGIN": self.origin, "PUBLIC_URL": PUBLIC}
 
     def parcours(self, *args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "parcours.cli", *args], env=self.env,
-                              capture_output=True, text=True, timeout=60, check=False)
+        done = run_cli(self.env, *args)
         assert done.returncode == 0, done.stderr
         return done.stdout
 
@@ -93,7 +73,7 @@ class Stack:
             return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
     def drained(self) -> None:
-        _until("the worker to drain the inbox", lambda: pending_count(self.db) == 0)
+        until("the worker to drain the inbox", lambda: pending_count(self.db) == 0)
 
     def store(self) -> Any:
         with self.db.read() as conn:
@@ -102,7 +82,7 @@ class Stack:
 
 @pytest.fixture
 def stack(database_url: str, tmp_path: Path) -> Iterator[Stack]:
-    port = _free_port()
+    port = free_port()
     keys = generate_key()
     with running() as (state, origin):
         state.redirect_urls = [f"{PUBLIC}/shopify/callback"]
@@ -119,29 +99,12 @@ def stack(database_url: str, tmp_path: Path) -> Iterator[Stack]:
                "PARCOURS_SHOPIFY_API_SECRET": API_SECRET,
                "PARCOURS_SHOPIFY_SHOP_ORIGIN": origin, "PARCOURS_PUBLIC_URL": PUBLIC}
         env.pop("PARCOURS_REDIS_URL", None)
-        command = [sys.executable, "-m", "parcours.cli"]
-        server = subprocess.Popen([*command, "serve", "--port", str(port), "--workers", "1"],
-                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        worker = subprocess.Popen([*command, "worker"], env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
         db = Database(database_url)
         try:
-            app = f"http://127.0.0.1:{port}"
-            _until("the server", lambda: _healthy(app))
-            yield Stack(state, shop, origin, app, env, db, Vault(keys))
+            with parcours_running(env, port) as app:
+                yield Stack(state, shop, origin, app, env, db, Vault(keys))
         finally:
-            for process in (server, worker):
-                process.terminate()
-            for process in (server, worker):
-                process.wait(timeout=30)
             db.engine.dispose()
-
-
-def _healthy(app: str) -> bool:
-    try:
-        return requests.get(f"{app}/healthz", timeout=2).status_code == 200
-    except requests.ConnectionError:
-        return False
 
 
 def browse(state: FakeShopify, url: str, stop: str) -> str:
@@ -200,7 +163,7 @@ def test_install_to_purge(stack: Stack, browser: Any) -> None:
     assert stack.count(t.credentials) == 1  # the tokens, encrypted
 
     # 2. The worker runs the post-install job: subscriptions, pixel, config, facts, zones.
-    _until("the post-install job", lambda: len(shop.web_pixels) == 1 and (
+    until("the post-install job", lambda: len(shop.web_pixels) == 1 and (
         shop.app_installation_id, "parcours", "config") in shop.metafields)
     topics = sorted(sub["topic"] for sub in shop.webhook_subscriptions.values())
     assert len(topics) == 17 and {"ORDERS_PAID", "APP_UNINSTALLED"} <= set(topics)
@@ -208,9 +171,15 @@ def test_install_to_purge(stack: Stack, browser: Any) -> None:
         f"{PUBLIC}/webhooks/shopify"}
     [pixel] = shop.web_pixels.values()
     assert json.loads(pixel["settings"]) == {"endpoint": PUBLIC, "store_key": STORE}
-    with stack.db.read() as conn:
-        facts = dict(conn.execute(select(t.store_facts.c.name, t.store_facts.c.value)
-                                  .where(t.store_facts.c.store_id == store.id)).all())
+
+    def stored_facts() -> dict[str, Any]:
+        with stack.db.read() as conn:
+            return dict(conn.execute(select(t.store_facts.c.name, t.store_facts.c.value)
+                                     .where(t.store_facts.c.store_id == store.id)).all())
+
+    # The app embed is the job's last step.
+    facts = until("the post-install facts",
+                  lambda: "app_embed" in stored_facts() and stored_facts())
     assert facts["app_embed"]["active"] is True
     assert facts["shop"]["primary_domain"] == STOREFRONT
     assert stack.store().timezone == "Europe/Paris"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -273,9 +274,16 @@ RECORDED: list[tuple[str, str | None, int | None, Any]] = [
 ]
 
 
-def test_every_fixture_has_expected_events() -> None:
+# The fixtures a normalizer reads: deliveries, and the resources they carry. Settings, zones,
+# gateways, reviews, Store API answers and webhook objects are for the fake store.
+NORMALIZED = re.compile(r"(webhook_(order|customer|product|action|ping)|order|customer|product"
+                        r"(__|_rest))")
+
+
+def test_every_payload_fixture_has_expected_events() -> None:
     covered = {name for name, *_ in RECORDED} | {PING}
-    assert covered == {path.name for path in FIXTURES.glob("*.json")}
+    assert covered == {path.name for path in FIXTURES.glob("*.json")
+                       if NORMALIZED.match(path.name)}
 
 
 @pytest.mark.parametrize("name, topic, index, expected", RECORDED)

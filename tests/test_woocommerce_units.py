@@ -106,3 +106,16 @@ def test_first_matching_zone_wins_and_postcode_zones_need_a_postcode() -> None:
 ])
 def test_postcode_rules(postcode: str, patterns: list[str], matches: bool) -> None:
     assert postcode_matches(postcode, patterns) is matches
+
+
+def test_the_plugins_session_stamp_stitches_the_order_to_the_visit() -> None:
+    from parcours.adapters.woocommerce.normalize import normalize
+
+    order = _fixture("order_rest__local-wc11.0.1.json")
+    stamp = "0123456789abcdef0123456789abcdef"
+    order["meta_data"] = [{"id": 1, "key": "_parcours_session", "value": stamp}]
+    events = normalize("shop", "order.updated", order).events
+    assert events and all(event.identities["cart_token"] == stamp for event in events)
+    order["meta_data"] = [{"id": 1, "key": "_parcours_session", "value": "<script>"}]
+    assert all("cart_token" not in event.identities
+               for event in normalize("shop", "order.updated", order).events)

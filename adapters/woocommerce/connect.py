@@ -12,7 +12,9 @@
    refused, nothing stored), stores the keys encrypted, answers 200 at once, and queues the setup
    job: calling the store back from inside its own callback could deadlock a small PHP server.
 3. WooCommerce sends the merchant to `return_url` (`success=1|0`, `user_id`); Parcours sends
-   them on to the plugin's settings page with the store key (public) or the failure.
+   them on to the plugin's settings page (the `return_url` the plugin gave, which must be on the
+   store's own site) with `parcours_connected`, the store key (public) and the plugin's `state`,
+   which the plugin checks against the Connect click it made.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ SALT = "parcours.woocommerce.connect"
 MAX_AGE = 15 * 60  # seconds for the merchant to approve
 KEY = re.compile(r"ck_[0-9a-f]{40}")
 SECRET = re.compile(r"cs_[0-9a-f]{40}")
+STATE = re.compile(r"[A-Za-z0-9_-]{0,128}")
 
 
 def register_routes(app: Flask) -> None:
@@ -133,11 +136,29 @@ def _start_setup(store_key: str) -> None:
         log.exception("could not queue the WooCommerce setup of %s", store_key)
 
 
+def _plugin_page(url: str) -> tuple[str, str]:
+    """Where to send the merchant back (the plugin's settings page, on the store's own site:
+    never an open redirect) and the plugin's `state`, echoed so it knows the answer is for the
+    Connect click it made."""
+    back = request.args.get("return_url") or f"{url}/wp-admin/admin.php?page=parcours"
+    site, target = urlsplit(url), urlsplit(back)
+    if (target.scheme, target.hostname, target.port) != (site.scheme, site.hostname, site.port):
+        raise ValidationError("invalid connection request", {
+            "return_url": ["must be on the store's own site"]})
+    state = request.args.get("state", "")
+    if not STATE.fullmatch(state):
+        raise ValidationError("invalid connection request", {
+            "state": ["up to 128 letters, digits, '-' or '_'"]})
+    return back, state
+
+
 @routes.get("/woocommerce/connect")
 def connect() -> Any:
     url = normalise_store_url(request.args.get("store_url"), local=allow_local(_config()))
+    back, state = _plugin_page(url)
     public = _public_url()
-    token = _serializer().dumps({"url": url, "nonce": secrets.token_urlsafe(16)})
+    token = _serializer().dumps({"url": url, "nonce": secrets.token_urlsafe(16),
+                                 "back": back, "state": state})
     query = urlencode({"app_name": "Parcours", "scope": "read_write", "user_id": token,
                        "return_url": f"{public}/woocommerce/return",
                        "callback_url": f"{public}/woocommerce/callback"})
@@ -182,12 +203,14 @@ def back_to_store() -> Any:
     db: Database = current_app.extensions["parcours.db"]
     with db.read() as conn:
         row = _find(conn, url)
-    params: dict[str, str] = {"page": "parcours"}
     if request.args.get("success") == "1" and row is not None:
-        params |= {"parcours_connected": "1", "store_key": str(row.key)}
+        params = {"parcours_connected": "1", "store_key": str(row.key)}
     else:
-        params |= {"parcours_connected": "0"}
-    response = redirect(f"{url}/wp-admin/admin.php?{urlencode(params)}", 302)
+        params = {"parcours_connected": "0"}
+    back = pending.get("back") or f"{url}/wp-admin/admin.php?page=parcours"
+    params["state"] = pending.get("state", "")
+    separator = "&" if "?" in back else "?"
+    response = redirect(f"{back}{separator}{urlencode(params)}", 302)
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -58,6 +58,7 @@ CHECKOUT_STATUSES = frozenset({"checkout-draft", "pending"})
 PLACED_STATUSES = frozenset({"processing", "on-hold", "completed"})
 _DATE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)?", re.ASCII)
 _DATE_HINT = "must be a date such as 2026-11-22T10:51:40"
+_STAMP = re.compile(r"[0-9a-f]{32}")
 
 
 def _invalid(field: str, message: str) -> ValidationError:
@@ -159,6 +160,20 @@ def _identities(customer_id: str | None, email: Any) -> dict[str, str]:
     return identities
 
 
+def _session_stamp(meta: Any) -> str | None:
+    """The shopper's session stamp the Parcours plugin writes on the order at checkout
+    (`_parcours_session`: a keyed hash of the WooCommerce session, 32 hex digits). The storefront
+    beacon sends the same value as its `cart_token`, so the visit and the order stitch."""
+    if not isinstance(meta, list):
+        return None
+    for entry in meta:
+        if isinstance(entry, Mapping) and entry.get("key") == "_parcours_session":
+            value = entry.get("value")
+            if isinstance(value, str) and _STAMP.fullmatch(value):
+                return value
+    return None
+
+
 def _customer_id(value: Any) -> str | None:
     """The order's customer; 0 (a guest order) and absence both mean none."""
     return None if value in (None, 0, "0") else _id(value, "customer_id")
@@ -230,6 +245,9 @@ def _order_events(store: str, payload: Mapping[str, Any]) -> list[JourneyEvent]:
     identities = _identities(_customer_id(payload.get("customer_id")),
                              _mapping(payload, "billing").get("email"))
     identities["order_id"] = order_id
+    stamp = _session_stamp(payload.get("meta_data"))
+    if stamp is not None:
+        identities["cart_token"] = stamp
     order = _Order(store, identities, properties, Resource("order", order_id, modified))
 
     prefix = f"order:{order_id}"

@@ -20,10 +20,11 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import click
 from flask import Flask
 
 from parcours.adapters.base import (
@@ -85,6 +86,11 @@ class WooCommerceAdapter(PlatformAdapter):
 
     def normalize(self, store: str, topic: str, payload: Any) -> Normalized:
         return normalize(store, topic, payload)
+
+    def commands(self) -> Sequence[click.Command]:
+        from parcours.adapters.woocommerce.cli import woocommerce
+
+        return (woocommerce,)
 
     def init_app(self, app: Flask) -> None:
         """The key-approval routes, the setup job and the webhook health check."""
