@@ -1,4 +1,4 @@
-"""WooCommerce: webhook verification and normalizers (REST key flow, client, plugin to come).
+"""WooCommerce: key-approval connect, REST client, webhooks that heal, settings, the WordPress plugin.
 
 Everything WooCommerce-specific lives in this package; the rest of Parcours sees it only through
 the `PlatformAdapter` contract.
