@@ -21,6 +21,7 @@ from parcours.credentials import Vault
 from parcours.db import Database
 from parcours.errors import AuthError, NotFoundError, ParcoursError, ValidationError
 from parcours.jobs import Jobs
+from parcours.widgets.routes import widgets_blueprint
 
 DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,  # default: SQLite file in the instance folder
@@ -55,6 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     Jobs().init_app(app)
     app.register_blueprint(api_v1)
     webhooks.init_app(app)
+    app.register_blueprint(widgets_blueprint)
     for adapter in adapters():
         adapter.init_app(app)
     _register_errors(app)

@@ -20,7 +20,6 @@ from parcours.accounts import create_store, get_store
 from parcours.adapters.shopify.client import ShopifyClient
 from parcours.adapters.shopify.errors import ShopifyError, ShopifyGraphQLError
 from parcours.adapters.shopify.install import (
-    DEFAULT_WIDGETS,
     InstallReport,
     embed_enabled,
     rewrite_config,
@@ -37,6 +36,7 @@ from parcours.credentials import Vault, generate_key
 from parcours.db import Database
 from parcours.inbox import process_pending, receive
 from parcours.reconcile import reconcile_stores
+from parcours.widgets.config import DEFAULT_WIDGETS
 from tests.fake_shopify import API_KEY, FakeShop, running
 from tests.fake_shopify.admin import (
     delivery_method,
@@ -295,8 +295,8 @@ def test_config_is_rewritten_when_the_widgets_change(env: Env) -> None:
         assert rewrite_config(env.db, env.vault, env.config, "shop", client=client) is True
         assert rewrite_config(env.db, env.vault, env.config, "shop", client=client) is False
     config = json.loads(_metafield(env.shop, INSTALLATION, "parcours", "config")["value"])
-    assert config["widgets"]["express_pay"] == {"enabled": False}
-    assert config["widgets"]["review_stars"] == {"enabled": True}
+    assert config["widgets"]["express_pay"] == {"enabled": False, "pages": ["product", "cart"]}
+    assert config["widgets"]["review_stars"] == {"enabled": True, "pages": ["product"]}
 
 
 def test_the_job_runs_through_huey(env: Env, database_url: str, tmp_path: Path) -> None:

@@ -1,4 +1,6 @@
-"""Storefront widgets (vanilla JS) and their server-side configuration and rendering.
+"""Storefront widgets: the loader and widget scripts (vanilla JS in js/, served minified), and
+their server-side configuration (config.py) and routes (routes.py).
 
-Filled by the widgets issue; platform differences reach it as data, never as imports.
+Platform differences reach this package as data (store facts, the inlined config), never as
+imports of an adapter.
 """

@@ -47,13 +47,14 @@ from parcours.adapters.shopify.tokens import access_token
 from parcours.credentials import Vault
 from parcours.db import Database
 from parcours.errors import ConfigError, NotFoundError
+from parcours.widgets.config import widget_config
 
 if TYPE_CHECKING:
     from flask import Flask
 
 __all__ = ["InstallReport", "app_embed_active", "app_embed_link", "embed_enabled", "init_jobs",
            "read_shipping_zones", "read_shop_facts", "rewrite_config", "run_post_install",
-           "shop_client", "sync_web_pixel", "sync_webhooks", "webhook_topics", "widget_config",
+           "shop_client", "sync_web_pixel", "sync_webhooks", "webhook_topics",
            "write_config"]
 
 log = logging.getLogger(__name__)
@@ -62,10 +63,6 @@ WEBHOOK_PATH = "/webhooks/shopify"
 CONFIG_NAMESPACE, CONFIG_KEY = "parcours", "config"
 SETTINGS_DATA = "config/settings_data.json"
 DEFAULT_EMBED_HANDLE = "app-embed"  # extensions/theme/blocks/app-embed.liquid
-DEFAULT_WIDGETS: dict[str, dict[str, Any]] = {
-    name: {"enabled": True} for name in
-    ("shipping_estimate", "review_stars", "review_list", "express_pay", "guest_checkout")}
-
 Token = str | Callable[[], str]
 
 # -- GraphQL operations (Admin API, the version pinned in client.py) ---------------------------
@@ -327,17 +324,6 @@ def _fact(db: Database, store_id: int, name: str) -> Any:
 
 
 # -- 4. widget config --------------------------------------------------------------------------
-
-def widget_config(public_url: str, store_key: str, widgets: Any, lang: str | None
-                  ) -> dict[str, Any]:
-    """The config the theme app embed inlines: where to load from and send to, and widgets."""
-    merged = {name: dict(settings) for name, settings in DEFAULT_WIDGETS.items()}
-    if isinstance(widgets, dict):
-        for name, settings in widgets.items():
-            if isinstance(settings, dict):
-                merged[name] = {**merged.get(name, {}), **settings}
-    return {"origin": public_url, "store": store_key, "widgets": merged, "lang": lang}
-
 
 def write_config(client: ShopifyClient, value: Mapping[str, Any]) -> bool:
     """Write the config metafield unless it already holds `value`; True when written."""

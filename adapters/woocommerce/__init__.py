@@ -1,4 +1,4 @@
-"""WooCommerce: key-approval connect, REST client, webhooks that heal, settings, the WordPress plugin.
+"""WooCommerce: key-approval connect, REST client, webhooks that heal, settings, WordPress plugin.
 
 Everything WooCommerce-specific lives in this package; the rest of Parcours sees it only through
 the `PlatformAdapter` contract.
