@@ -170,7 +170,8 @@ def test_first_run_sets_everything_up_and_a_second_run_changes_nothing(env: Env)
     config = _metafield(env.shop, INSTALLATION, "parcours", "config")
     assert config["type"] == "json"
     assert json.loads(config["value"]) == {"origin": PUBLIC, "store": "shop",
-                                           "widgets": DEFAULT_WIDGETS, "lang": "fr"}
+                                           "widgets": DEFAULT_WIDGETS, "lang": "fr",
+                                           "facts": {"guest_checkout": True}}
     facts = env.facts()
     assert facts["shop"] == {"currency": "EUR", "primary_domain": "https://boutique.example.fr",
                              "timezone": "Europe/Paris", "locale": "fr"}

@@ -98,12 +98,16 @@ class Site:
     parcours: str
     origin: str = ""
     extra: str = ""  # more markup before the loader (e.g. a theme script that throws)
+    lang: str = "fr"
 
     def page(self, request: Request) -> Response:
-        html = (f"<!doctype html><html lang='fr'><head><title>Boutique</title>{self.extra}"
-                f"<script src='{self.parcours}/widgets/loader.js' data-store='shop' "
-                f"data-parcours='loader' defer></script></head>"
-                f"<body data-parcours-page='product'><h1>{request.path}</h1></body></html>")
+        kind = "cart" if request.path.startswith("/panier") else "product"
+        body = ("<form action='/checkout'><button type='submit' name='checkout'>Commander"
+                "</button></form>" if kind == "cart" else "")
+        html = (f"<!doctype html><html lang='{self.lang}'><head><title>Boutique</title>"
+                f"{self.extra}<script src='{self.parcours}/widgets/loader.js' data-store='shop'"
+                f" data-parcours='loader' defer></script></head>"
+                f"<body data-parcours-page='{kind}'><h1>{request.path}</h1>{body}</body></html>")
         return Response(html, mimetype="text/html")
 
 
@@ -205,4 +209,86 @@ def test_a_page_whose_own_scripts_throw_still_gets_the_loader(app: Flask, served
     page.goto(f"{served.origin}/produits/lampe")
     until("the batch", lambda: _collected(app))
     assert len(errors) == 2  # the theme's own, not the loader's
+    page.close()
+
+
+# -- the guest-checkout prompt -------------------------------------------------------------------
+
+def _names(app: Flask) -> list[str]:
+    return [event["name"] for event in _collected(app)]
+
+
+@pytest.mark.parametrize(("lang", "text"), [
+    ("fr", "Pas besoin de compte : commandez en tant qu\u2019invit\u00e9."),
+    ("en", "No account needed: check out as a guest.")])
+def test_guest_checkout_prompt_where_guests_may_check_out(
+        app: Flask, served: Site, browser: Any, lang: str, text: str) -> None:
+    _facts(app, customer_accounts={"login_required_at_checkout": False})
+    served.lang = lang
+    page = browser.new_page()
+    page.goto(f"{served.origin}/panier")
+    note = page.locator(".prc-guest")
+    note.wait_for()
+    assert note.inner_text() == text and note.get_attribute("role") == "note"
+    # Beside the checkout button, reachable after it with the keyboard order of the page.
+    assert page.evaluate("document.querySelector('[name=checkout]').nextElementSibling"
+                         ".className") == "prc-guest"
+    until("the exposure", lambda: "widget_shown" in _names(app))
+    shown = next(e for e in _collected(app) if e["name"] == "widget_shown")
+    assert shown["properties"] == {"widget": "guest_checkout", "bucket": "exposed",
+                                   "page": "cart"}
+    page.evaluate("document.querySelector('form').addEventListener('submit',"
+                  " e => e.preventDefault())")
+    page.keyboard.press("Tab")  # keyboard only: focus the button, press Enter
+    page.keyboard.press("Enter")
+    until("the engagement", lambda: "widget_engaged" in _names(app))
+    page.goto(f"{served.origin}/produits/lampe")  # not a cart: the widget does not load
+    page.wait_for_load_state("networkidle")
+    assert page.locator(".prc-guest").count() == 0
+    page.close()
+
+
+def test_no_prompt_where_accounts_are_required(app: Flask, served: Site,
+                                               browser: Any) -> None:
+    _facts(app, customer_accounts={"login_required_at_checkout": True})
+    page = browser.new_page()
+    page.goto(f"{served.origin}/panier")
+    until("the page view", lambda: "page_viewed" in _names(app))
+    page.wait_for_load_state("networkidle")
+    assert page.locator(".prc-guest").count() == 0 and "widget_shown" not in _names(app)
+    page.close()
+
+
+def test_holdout_shoppers_see_nothing_but_are_counted(app: Flask, served: Site,
+                                                      browser: Any) -> None:
+    _facts(app, customer_accounts={"login_required_at_checkout": False},
+           widgets={"guest_checkout": {"holdout": 1.0}})
+    page = browser.new_page()
+    page.goto(f"{served.origin}/panier")
+    until("the exposure", lambda: "widget_shown" in _names(app))
+    shown = next(e for e in _collected(app) if e["name"] == "widget_shown")
+    assert shown["properties"]["bucket"] == "holdout"
+    assert page.locator(".prc-guest").count() == 0
+    page.close()
+
+
+def test_buckets_are_stable_per_shopper_and_split_by_the_share(app: Flask, served: Site,
+                                                               browser: Any) -> None:
+    _facts(app, widgets={"guest_checkout": {"holdout": 0.3, "salt": "exp-1"}})
+    page = browser.new_page()
+    page.goto(f"{served.origin}/produits/lampe")
+    until("the loader", lambda: page.evaluate("!!window.Parcours && !!window.Parcours.config()"))
+    arms = page.evaluate("""() => {
+        const arms = [];
+        for (let i = 0; i < 2000; i++) {
+            document.cookie = 'prc_id=shopper-' + i + ';path=/';
+            arms.push(window.Parcours.bucket('guest_checkout'));
+        }
+        return arms;
+    }""")
+    held = arms.count("holdout") / len(arms)
+    assert 0.26 < held < 0.34  # the share, within sampling error for 2,000 shoppers
+    again = page.evaluate("document.cookie = 'prc_id=shopper-7;path=/';"
+                          "[1, 2, 3].map(() => window.Parcours.bucket('guest_checkout'))")
+    assert len(set(again)) == 1 and again[0] == arms[7]
     page.close()

@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["DEFAULT_WIDGETS", "etag", "widget_config"]
+__all__ = ["DEFAULT_WIDGETS", "etag", "storefront_facts", "widget_config"]
 
 # Each widget, the page types it belongs on, and its default settings.
 DEFAULT_WIDGETS: dict[str, dict[str, Any]] = {
@@ -25,16 +25,28 @@ DEFAULT_WIDGETS: dict[str, dict[str, Any]] = {
 }
 
 
-def widget_config(public_url: str, store_key: str, widgets: Any, lang: str | None
-                  ) -> dict[str, Any]:
-    """The config the storefront reads: where to load from and send to, and the widgets (the
-    store's settings over the defaults; unknown names and malformed entries are ignored)."""
+def storefront_facts(facts: Mapping[str, Any]) -> dict[str, Any]:
+    """What widgets need to know of the store, from its facts (the same names on every
+    platform); None where the platform has not said."""
+    accounts = facts.get("customer_accounts")
+    guest = (None if not isinstance(accounts, Mapping)
+             or "login_required_at_checkout" not in accounts
+             else not accounts["login_required_at_checkout"])
+    return {"guest_checkout": guest}
+
+
+def widget_config(public_url: str, store_key: str, widgets: Any, lang: str | None,
+                  facts: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The config the storefront reads: where to load from and send to, the widgets (the
+    store's settings over the defaults; unknown names and malformed entries are ignored), and
+    the store facts the widgets act on."""
     merged = {name: dict(settings) for name, settings in DEFAULT_WIDGETS.items()}
     if isinstance(widgets, Mapping):
         for name, settings in widgets.items():
             if name in merged and isinstance(settings, Mapping):
                 merged[name] = {**merged[name], **settings}
-    return {"origin": public_url, "store": store_key, "widgets": merged, "lang": lang}
+    return {"origin": public_url, "store": store_key, "widgets": merged, "lang": lang,
+            "facts": storefront_facts(facts or {})}
 
 
 def etag(config: Mapping[str, Any]) -> str:

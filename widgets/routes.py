@@ -47,10 +47,11 @@ def config(store: str) -> Any:
         raise NotFoundError(f"no store {store!r}")
     db: Database = current_app.extensions["parcours.db"]
     with db.read() as conn:
-        facts = store_facts(conn, known.id, "widgets", "shop", "site", "consent")
+        facts = store_facts(conn, known.id, "widgets", "shop", "site", "consent",
+                            "customer_accounts")
     lang = (facts.get("shop") or {}).get("locale")
     public = str(current_app.config.get("PUBLIC_URL") or request.host_url).rstrip("/")
-    body = widget_config(public, store, facts.get("widgets"), lang)
+    body = widget_config(public, store, facts.get("widgets"), lang, facts)
     body["currency"] = ((facts.get("shop") or {}).get("currency")
                         or (facts.get("site") or {}).get("currency"))
     # A store that must ask for consent first (EU cookie rules as it reads them): the loader

@@ -318,11 +318,6 @@ def _save_facts(db: Database, store_id: int, facts: Mapping[str, Any], now: date
     return changed
 
 
-def _fact(db: Database, store_id: int, name: str) -> Any:
-    with db.read() as conn:
-        return store_facts(conn, store_id, name).get(name)
-
-
 # -- 4. widget config --------------------------------------------------------------------------
 
 def write_config(client: ShopifyClient, value: Mapping[str, Any]) -> bool:
@@ -501,9 +496,8 @@ def run_post_install(db: Database, vault: Vault, config: Mapping[str, Any],
         report.record("web_pixel", sync_web_pixel(shopify, public_url, store_key))
         facts = read_shop_facts(shopify, report.notes)
         report.record("shop_facts", bool(_save_facts(db, store.id, facts, moment)))
-        value = widget_config(public_url, store_key, _fact(db, store.id, "widgets"),
-                              facts["shop"]["locale"])
-        report.record("widget_config", write_config(shopify, value))
+        report.record("widget_config",
+                      write_config(shopify, _config_value(db, store, public_url)))
         _optional(report, "shipping_zones", lambda: bool(_save_facts(
             db, store.id, {"shipping_zones": read_shipping_zones(shopify)}, moment)))
         _optional(report, "app_embed", lambda: bool(_save_facts(db, store.id, {"app_embed": {
@@ -517,14 +511,20 @@ def run_post_install(db: Database, vault: Vault, config: Mapping[str, Any],
     return report
 
 
+def _config_value(db: Database, store: _Store, public_url: str) -> dict[str, Any]:
+    """The widget config from the store's facts (settings, language, customer accounts)."""
+    with db.read() as conn:
+        facts = store_facts(conn, store.id)
+    lang = (facts.get("shop") or {}).get("locale")
+    return widget_config(public_url, store.key, facts.get("widgets"), lang, facts)
+
+
 def rewrite_config(db: Database, vault: Vault, config: Mapping[str, Any],
                    store_key: str, *, token: Token | None = None,
                    client: ShopifyClient | None = None) -> bool:
     """Rewrite the widget config metafield after the store's settings changed."""
     store = _store(db, store_key)
-    shop = _fact(db, store.id, "shop")
-    lang = shop.get("locale") if isinstance(shop, dict) else None
-    value = widget_config(_public_url(config), store_key, _fact(db, store.id, "widgets"), lang)
+    value = _config_value(db, store, _public_url(config))
     shopify = client or _client(db, vault, config, store, token)
     try:
         return write_config(shopify, value)

@@ -77,6 +77,14 @@
     if (!timer) timer = setTimeout(flush, 1000);
   }
 
+  // The shopper's arm for a widget's experiment: a stable hash (FNV-1a) of the shopper, the
+  // widget and its salt, against the widget's holdout share. Holdout shoppers see nothing.
+  function bucket(name) {
+    var wdg = (config.widgets || {})[name] || {}, s = shopper() + ":" + name + ":" + (wdg.salt || ""), h = 2166136261;
+    for (var i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 16777619) >>> 0; }
+    return h / 4294967296 < (+wdg.holdout || 0) ? "holdout" : "exposed";
+  }
+
   function load(name) {
     var s = d.createElement("script");
     s.async = true;
@@ -108,6 +116,7 @@
   w.Parcours = {
     track: track,
     flush: flush,
+    bucket: bucket,
     config: function () { return config; },
     shopper: function () { return config && allowed() ? shopper() : null; },
     consent: function (yes) {
