@@ -114,3 +114,24 @@ def test_preflight_allows_json_posts(app: Flask) -> None:
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Methods"] == "POST"
     assert response.headers["Access-Control-Allow-Origin"] == "https://www.acme.example"
+
+
+@pytest.mark.parametrize("agent", [
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "HeadlessChrome/120.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 11) Chrome-Lighthouse",
+    "facebookexternalhit/1.1"])
+def test_bots_are_answered_but_not_stored(app: Flask, agent: str) -> None:
+    answer = app.test_client().post("/collect", data=batch("open-shop", "page_viewed"),
+                                    headers={"User-Agent": agent})
+    assert (answer.status_code, answer.json) == (202, {"accepted": 0, "duplicate": False})
+    assert rows(app) == []
+
+
+def test_a_shoppers_browser_is_not_a_bot(app: Flask) -> None:
+    shopper = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+               "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1")
+    answer = app.test_client().post("/collect", data=batch("open-shop", "page_viewed"),
+                                    headers={"User-Agent": shopper})
+    assert answer.json == {"accepted": 1, "duplicate": False} and len(rows(app)) == 1

@@ -26,6 +26,11 @@ from parcours.db import Database
 from parcours.widgets.assets import BUDGETS, asset, asset_names
 from tests.processes import until
 
+# Headless Chromium says so in its user agent, and /collect drops bots: the tests browse as the
+# desktop Chrome a shopper would use.
+SHOPPER_AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                 "Chrome/120.0.0.0 Safari/537.36")
+
 
 def _db(app: Flask) -> Database:
     return app.extensions["parcours.db"]  # type: ignore[no-any-return]
@@ -138,7 +143,7 @@ def _collected(app: Flask) -> list[dict[str, Any]]:
 
 def test_the_loader_sends_page_views_with_one_shopper_id(app: Flask, served: Site,
                                                          browser: Any) -> None:
-    context = browser.new_context()
+    context = browser.new_context(user_agent=SHOPPER_AGENT)
     page = context.new_page()
     scripts: list[str] = []
     page.on("request", lambda request: scripts.append(request.url)
@@ -162,7 +167,7 @@ def test_the_loader_sends_page_views_with_one_shopper_id(app: Flask, served: Sit
 
 
 def test_offline_events_go_with_the_next_page(app: Flask, served: Site, browser: Any) -> None:
-    context = browser.new_context()
+    context = browser.new_context(user_agent=SHOPPER_AGENT)
     page = context.new_page()
     page.goto(f"{served.origin}/produits/lampe")
     until("the loader", lambda: page.evaluate("!!window.Parcours && !!window.Parcours.config()"))
@@ -183,7 +188,7 @@ def test_offline_events_go_with_the_next_page(app: Flask, served: Site, browser:
 def test_nothing_is_stored_or_sent_before_consent(app: Flask, served: Site,
                                                   browser: Any) -> None:
     _facts(app, consent={"required": True})
-    context = browser.new_context()
+    context = browser.new_context(user_agent=SHOPPER_AGENT)
     page = context.new_page()
     page.goto(f"{served.origin}/produits/lampe")
     until("the loader", lambda: page.evaluate("!!window.Parcours && !!window.Parcours.config()"))
@@ -203,7 +208,7 @@ def test_a_page_whose_own_scripts_throw_still_gets_the_loader(app: Flask, served
                                                               browser: Any) -> None:
     served.extra = ("<script>throw new Error('theme bug')</script>"
                     "<script>window.undefinedThing.call()</script>")
-    page = browser.new_page()
+    page = browser.new_page(user_agent=SHOPPER_AGENT)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(f"{served.origin}/produits/lampe")
@@ -225,7 +230,7 @@ def test_guest_checkout_prompt_where_guests_may_check_out(
         app: Flask, served: Site, browser: Any, lang: str, text: str) -> None:
     _facts(app, customer_accounts={"login_required_at_checkout": False})
     served.lang = lang
-    page = browser.new_page()
+    page = browser.new_page(user_agent=SHOPPER_AGENT)
     page.goto(f"{served.origin}/panier")
     note = page.locator(".prc-guest")
     note.wait_for()
@@ -251,7 +256,7 @@ def test_guest_checkout_prompt_where_guests_may_check_out(
 def test_no_prompt_where_accounts_are_required(app: Flask, served: Site,
                                                browser: Any) -> None:
     _facts(app, customer_accounts={"login_required_at_checkout": True})
-    page = browser.new_page()
+    page = browser.new_page(user_agent=SHOPPER_AGENT)
     page.goto(f"{served.origin}/panier")
     until("the page view", lambda: "page_viewed" in _names(app))
     page.wait_for_load_state("networkidle")
@@ -263,7 +268,7 @@ def test_holdout_shoppers_see_nothing_but_are_counted(app: Flask, served: Site,
                                                       browser: Any) -> None:
     _facts(app, customer_accounts={"login_required_at_checkout": False},
            widgets={"guest_checkout": {"holdout": 1.0}})
-    page = browser.new_page()
+    page = browser.new_page(user_agent=SHOPPER_AGENT)
     page.goto(f"{served.origin}/panier")
     until("the exposure", lambda: "widget_shown" in _names(app))
     shown = next(e for e in _collected(app) if e["name"] == "widget_shown")
@@ -275,7 +280,7 @@ def test_holdout_shoppers_see_nothing_but_are_counted(app: Flask, served: Site,
 def test_buckets_are_stable_per_shopper_and_split_by_the_share(app: Flask, served: Site,
                                                                browser: Any) -> None:
     _facts(app, widgets={"guest_checkout": {"holdout": 0.3, "salt": "exp-1"}})
-    page = browser.new_page()
+    page = browser.new_page(user_agent=SHOPPER_AGENT)
     page.goto(f"{served.origin}/produits/lampe")
     until("the loader", lambda: page.evaluate("!!window.Parcours && !!window.Parcours.config()"))
     arms = page.evaluate("""() => {
