@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test typecheck clean
+.PHONY: run test typecheck screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ typecheck: $(VENV)/.installed-test
 	rm -rf build/typecheck
 	$(BIN)/pip install --quiet --no-deps --target build/typecheck .
 	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../setup.cfg -p parcours
+
+# The README's widget screenshots, taken by the browser tests on the demo storefront.
+screenshots: $(VENV)/.installed-test
+	PARCOURS_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/test_widgets_storefront.py -k screenshots
 
 clean:
 	rm -rf $(VENV) build instance .pytest_cache .mypy_cache .ruff_cache

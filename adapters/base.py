@@ -17,6 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 from parcours.errors import ConfigError, ValidationError
@@ -154,6 +155,10 @@ class PlatformAdapter(ABC):
     kept_header_prefixes: tuple[str, ...] = ()
     # True when deliveries are signed with the app's secret (config), not a per-store one.
     app_signed: bool = False
+    # How the platform's storefront works, for the widgets (cart and checkout paths, the
+    # platform's own express buttons, estimate routes): data, never code the widgets import.
+    # Keys and placeholders: docs/widgets.md; what is left out comes from the widget defaults.
+    storefront: Mapping[str, Any] = MappingProxyType({})
 
     @abstractmethod
     def verify(self, headers: Mapping[str, str], body: bytes, secrets: list[str],
@@ -205,6 +210,11 @@ class PlatformAdapter(ABC):
     def uninstall(self, store: StoreAccess) -> list[str]:
         """Leave the platform as the merchant had it, before the credentials are dropped (what
         was done, one line each). Platforms that uninstall on their side do nothing."""
+        return []
+
+    def widgets_changed(self, store: StoreAccess) -> list[str]:
+        """Push the store's new widget config where its storefront reads it inline (what was
+        done, one line each). Storefronts that fetch `/w/<store>/config.json` need nothing."""
         return []
 
     def reconcile(self, store: StoreAccess, since: datetime) -> Iterable[Delivery]:

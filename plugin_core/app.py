@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, jsonify
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from parcours import webhooks
 from parcours.adapters.base import adapters
@@ -38,6 +39,10 @@ DEFAULTS: dict[str, Any] = {
     "UNINSTALL_RETENTION_DAYS": 30,  # data of an uninstalled store is deleted after this
     "WEBHOOK_CACHE_SECONDS": 30,  # how long a process trusts its copy of a store's secrets
     "MAX_EVENTS_PER_REQUEST": 1000,
+    "DEMO_SHOP": None,  # a store key: serve the demo storefront for it at /demo/shop (demo only)
+    # Reverse proxies in front of the app that set X-Forwarded-For/-Proto/-Host. 0 trusts none:
+    # behind a proxy every shopper would then share its address (and its /collect rate limit).
+    "PROXY_HOPS": 0,
 }
 
 
@@ -51,6 +56,10 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     app.config.from_prefixed_env("PARCOURS")
     if config:
         app.config.from_mapping(config)
+    hops = int(app.config["PROXY_HOPS"])
+    if hops > 0:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     Database().init_app(app)
     app.extensions["parcours.vault"] = Vault(app.config["SECRET_KEYS"])
     Jobs().init_app(app)
@@ -59,6 +68,10 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     app.register_blueprint(widgets_blueprint)
     for adapter in adapters():
         adapter.init_app(app)
+    if app.config["DEMO_SHOP"]:
+        from parcours.widgets import demo_shop
+
+        demo_shop.init_app(app, str(app.config["DEMO_SHOP"]))
     _register_errors(app)
 
     @app.get("/healthz")

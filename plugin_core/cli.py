@@ -28,6 +28,7 @@ from parcours.cli_webhooks import COMMANDS
 from parcours.errors import ValidationError
 from parcours.events import load_event
 from parcours.recorder import record
+from parcours.widgets.cli import widgets
 
 
 @click.group(cls=ParcoursGroup)
@@ -268,7 +269,7 @@ def bench_ingest(seconds: float, concurrencies: tuple[int, ...], rate: float,
     echo_json(run(seconds=seconds, concurrencies=concurrencies, rate=rate, backends=backends))
 
 
-for _command in COMMANDS:
+for _command in (*COMMANDS, widgets):
     main.add_command(_command)
 for _adapter in adapters():
     for _command in _adapter.commands():

@@ -294,7 +294,8 @@ def _export_profiles(conn: Connection, pids: list[int]) -> list[dict[str, Any]]:
                 "id": row.id, "created_at": _iso(row.created_at),
                 "stage": None if row.stage is None else Stage(row.stage).label,
                 "last_event_at": _iso(row.last_event_at),
-                "identities": [], "events": [], "journeys": [], "resources": []}
+                "identities": [], "events": [], "journeys": [], "resources": [],
+                "reviews": []}
         for row in conn.execute(select(i.profile_id, i.key).where(i.profile_id.in_(part))
                                 .order_by(i.key)):
             kind, _, value = row.key.partition(":")
@@ -323,6 +324,12 @@ def _export_profiles(conn: Connection, pids: list[int]) -> list[dict[str, Any]]:
             out[row.profile_id]["resources"].append({
                 "type": row.type, "id": row.resource_id, "updated_at": _iso(row.updated_at),
                 "state": row.state, "data": row.data})
+        for row in conn.execute(select(t.reviews).where(t.reviews.c.profile_id.in_(part))
+                                .order_by(t.reviews.c.id)):
+            out[row.profile_id]["reviews"].append({
+                "product_id": row.product_id, "order_id": row.order_id, "rating": row.rating,
+                "title": row.title, "body": row.body, "author": row.author,
+                "created_at": _iso(row.created_at), "status": row.status})
     return list(out.values())
 
 
@@ -373,6 +380,11 @@ def redact_customer(conn: Connection, store: StoreRef, subject: Subject, *,
             else row["key"]}),
         "resources": _rewrite(conn, t.resource_states, store, pids, ("type", "resource_id"),
                               lambda row: {"data": _scrub(row["data"], needles)}),
+        # A review stays published (its rating counts like any other), without its author's
+        # name and with any email or phone in its text gone.
+        "reviews": _rewrite(conn, t.reviews, store, pids, ("id",), lambda row: {
+            "author": None, "title": _scrub(row["title"], needles),
+            "body": _scrub(row["body"], needles)}),
         "deliveries": _scrub_deliveries(conn, store, needles),
         "exports": _drop_exports(conn, store, subject),
     }

@@ -66,21 +66,25 @@ def _wait_healthy(url: str, processes: list[subprocess.Popen[bytes]], seconds: f
 def run_demo(app: Flask, host: str, port: int, seed: int, shoppers: int) -> None:
     """Start server and worker, replay `shoppers` simulated shoppers, and keep serving."""
     from parcours.demo import post_events, simulate
+    from parcours.widgets.demo_shop import seed_demo_shop
 
     db: Database = app.extensions["parcours.db"]
     db.upgrade()
     with db.write() as conn:
         try:
-            get_store(conn, DEMO_STORE)
+            store = get_store(conn, DEMO_STORE)
         except NotFoundError:
             create_store(conn, DEMO_STORE, account="demo", platform="custom", name="Demo shop")
+            store = get_store(conn, DEMO_STORE)
+        seed_demo_shop(conn, store.id)
         api_key = create_api_key(conn, "demo", name="demo")
 
     base = f"http://{host}:{port}"
     command = [sys.executable, "-m", "parcours.cli"]
+    env = {**os.environ, "PARCOURS_DEMO_SHOP": DEMO_STORE}  # the demo storefront, /demo/shop
     processes = [
-        subprocess.Popen([*command, "serve", "--host", host, "--port", str(port)], env=os.environ),
-        subprocess.Popen([*command, "worker"], env=os.environ),
+        subprocess.Popen([*command, "serve", "--host", host, "--port", str(port)], env=env),
+        subprocess.Popen([*command, "worker"], env=env),
     ]
     try:
         _wait_healthy(f"{base}/healthz", processes, seconds=60)
@@ -91,6 +95,7 @@ def run_demo(app: Flask, host: str, port: int, seed: int, shoppers: int) -> None
         sent = post_events(base, DEMO_STORE, api_key, records)
         click.echo(f"""
 Parcours demo is running at {base}
+  Demo storefront (the widgets on Dawn-like and Storefront-like pages): {base}/demo/shop/
   {sent} events from {shoppers} simulated shoppers sent to store '{DEMO_STORE}'
   API key for '{DEMO_STORE}': {api_key}
   curl -H 'Authorization: Bearer {api_key}' {base}/api/v1/stores/{DEMO_STORE}/funnel

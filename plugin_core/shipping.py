@@ -9,14 +9,60 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-__all__ = ["REST_OF_WORLD", "postcode_matches", "shipping_estimate"]
+from parcours.errors import ValidationError
+
+__all__ = ["REST_OF_WORLD", "EstimateQuery", "decimal_or_none", "estimate_answer",
+           "parse_estimate_query",
+           "postcode_matches", "shipping_estimate"]
 
 REST_OF_WORLD = "*"  # the zone for every country no other zone names
+_FIELDS = {  # parameter: (pattern, what it must be)
+    "country": (re.compile(r"[A-Za-z]{2}"), "an ISO 3166-1 alpha-2 code, e.g. FR"),
+    "province": (re.compile(r"[A-Za-z0-9-]{1,10}"), "a province code, e.g. IDF or CA-QC"),
+    "postcode": (re.compile(r"[A-Za-z0-9 -]{1,16}"), "up to 16 letters, digits, spaces or '-'"),
+    "currency": (re.compile(r"[A-Za-z]{3}"), "an ISO 4217 code, e.g. EUR"),
+}
 
-def _decimal(value: Any) -> Decimal | None:
+
+@dataclass(frozen=True)
+class EstimateQuery:
+    """A shopper's estimate request, checked: where to, and (optionally) for how much."""
+
+    country: str
+    province: str | None = None
+    postcode: str | None = None
+    subtotal: Decimal | None = None
+    currency: str | None = None
+
+
+def parse_estimate_query(args: Mapping[str, str]) -> EstimateQuery:
+    """The estimate parameters of a storefront request (`country` required; `province`,
+    `postcode`, `subtotal`, `currency` optional); ValidationError naming each bad one."""
+    errors: dict[str, list[str]] = {}
+    values: dict[str, str | None] = {}
+    for name, (pattern, rule) in _FIELDS.items():
+        value = (args.get(name) or "").strip()
+        values[name] = value or None
+        if value and not pattern.fullmatch(value):
+            errors[name] = [rule]
+    if not values["country"]:
+        errors["country"] = ["required"]
+    subtotal = decimal_or_none((args.get("subtotal") or "").strip())
+    if (args.get("subtotal") or "").strip() and (subtotal is None or not 0 <= subtotal < 10**9):
+        errors["subtotal"] = ["a non-negative amount, e.g. 42.50"]
+    if errors:
+        raise ValidationError("invalid shipping estimate request", errors)
+    upper = {name: value.upper() if value and name != "postcode" else value
+             for name, value in values.items()}
+    return EstimateQuery(str(upper["country"]), upper["province"], upper["postcode"], subtotal,
+                         upper["currency"])
+
+
+def decimal_or_none(value: Any) -> Decimal | None:
     if value is None or value == "":
         return None
     try:
@@ -70,13 +116,13 @@ def _rate(zone: Mapping[str, Any], rate: Any, subtotal: Decimal | None,
           currency: str | None) -> dict[str, Any] | None:
     if not isinstance(rate, Mapping):
         return None
-    price = _decimal(rate.get("price"))
+    price = decimal_or_none(rate.get("price"))
     rate_currency = str(rate.get("currency") or "").upper()
     if price is None or price < 0 or len(rate_currency) != 3:
         return None
     if currency and rate_currency != currency:
         return None  # no conversion: the shopper's currency only
-    low, high = _decimal(rate.get("min_subtotal")), _decimal(rate.get("max_subtotal"))
+    low, high = decimal_or_none(rate.get("min_subtotal")), decimal_or_none(rate.get("max_subtotal"))
     if subtotal is not None and ((low is not None and subtotal < low)
                                  or (high is not None and subtotal > high)):
         return None
@@ -107,7 +153,7 @@ def shipping_estimate(zones: Any, country: str, province: str | None = None,
         return []
     country = country.strip().upper()
     region = province.strip().upper() if province else None
-    money = subtotal if isinstance(subtotal, Decimal) else _decimal(subtotal)
+    money = subtotal if isinstance(subtotal, Decimal) else decimal_or_none(subtotal)
     wanted = currency.strip().upper() if currency else None
     usable = [zone for zone in zones if isinstance(zone, Mapping)
               and isinstance(zone.get("rates"), list) and isinstance(zone.get("countries"), list)]
@@ -119,3 +165,13 @@ def shipping_estimate(zones: Any, country: str, province: str | None = None,
              if (found := _rate(zone, rate, money, wanted)) is not None]
     unique = {(r["name"], r["price"], r["currency"]): r for r in rates}
     return sorted(unique.values(), key=lambda r: (Decimal(r["price"]), r["name"]))
+
+
+def estimate_answer(query: EstimateQuery, zones: Any) -> dict[str, Any]:
+    """What a storefront estimate route answers (the Shopify app proxy, Parcours' own): the
+    address as understood, the rates, and whether the store's zones are known at all."""
+    return {"country": query.country, "province": query.province, "postcode": query.postcode,
+            "currency": query.currency,
+            "rates": shipping_estimate(zones, query.country, query.province, query.postcode,
+                                       query.subtotal, query.currency),
+            "zones_synced": zones is not None}

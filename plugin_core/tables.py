@@ -288,6 +288,29 @@ stage_rollups = Table(
     Column("profiles", BigInteger, nullable=False),
 )
 
+# Product reviews: Parcours keeps the canonical copy and publishes it to the platform. Only
+# `published` ones reach storefronts; moderation (`rejected`) is for spam and abuse only, never
+# for a low rating. `author` is the display name the reviewer chose (personal data: redaction
+# clears it); `profile_id` ties the review to the buyer's profile when it came from an order.
+reviews = Table(
+    "reviews", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("store_id", Integer, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("product_id", String(64), nullable=False),
+    Column("profile_id", BigInteger, ForeignKey("profiles.id", ondelete="SET NULL")),
+    Column("order_id", String(64)),
+    Column("rating", SmallInteger, nullable=False),  # 1 to 5
+    Column("title", String(200)),
+    Column("body", Text, nullable=False),
+    Column("author", String(100)),
+    Column("locale", String(16)),
+    Column("verified", Boolean, nullable=False, default=False),  # a buyer of the product
+    Column("status", String(16), nullable=False),  # published, pending, rejected
+    Column("reply", Text),  # the merchant's, published with the review
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_reviews_product", "store_id", "product_id", "status", "created_at"),
+)
+
 # Durable inbox: every delivery is one row before it is acknowledged (see webhooks/).
 inbox = Table(
     "inbox", metadata,

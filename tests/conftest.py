@@ -71,9 +71,16 @@ def store(db: Database) -> StoreRef:
 CHROMIUM = Path("/usr/bin/chromium")
 
 
+# /collect drops headless browsers (their visits are not shoppers'), so pages that must be
+# counted browse as the desktop Chrome a shopper would use. A context's user agent does not
+# cover the beacons a page sends as it unloads: the browser's own default must be this one.
+SHOPPER_AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                 "Chrome/120.0.0.0 Safari/537.36")
+
+
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Chromium through Playwright (Debian's: `playwright install` cannot download here)."""
+def playwright() -> Iterator[Any]:
+    """Playwright, once per session (two sync instances cannot run at once)."""
     reason = None
     try:
         from playwright.sync_api import sync_playwright
@@ -85,8 +92,25 @@ def browser() -> Iterator[Any]:
         if os.environ.get("CI") == "true":
             pytest.fail(reason + " (CI=true: the browser tests must run)")
         pytest.skip(reason)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                              args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
+    with sync_playwright() as driver:
+        yield driver
+
+
+def _chromium(playwright: Any, *args: str) -> Iterator[Any]:
+    """Debian's Chromium (`playwright install` cannot download here), without the background
+    requests this machine's closed network would refuse."""
+    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
+        "--no-sandbox", "--disable-background-networking", *args])
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Any) -> Iterator[Any]:
+    yield from _chromium(playwright)
+
+
+@pytest.fixture(scope="session")
+def shopper_browser(playwright: Any) -> Iterator[Any]:
+    """Chromium that says it is a shopper's desktop Chrome, beacons included."""
+    yield from _chromium(playwright, f"--user-agent={SHOPPER_AGENT}")

@@ -30,6 +30,7 @@ from parcours.privacy import (
     schedule_store_deletion,
 )
 from parcours.recorder import StoreRef, record
+from parcours.reviews import ReviewInput, add_review
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 ORDER_FIXTURE = (Path(__file__).parent / "fixtures" / "shopify"
@@ -100,12 +101,17 @@ MENTIONING = {"d-order", "d-batch", "d-fulfilment", "d-customer", "d-mail"}
 
 def populate(conn: Connection, store: StoreRef) -> None:
     """Keep every delivery in the inbox and record the events of those marked done, as the
-    worker would have."""
+    worker would have; each customer has left a review."""
     for key, source, topic, status, body in DELIVERIES:
         receive(conn, store_id=store.id, source=source, topic=topic, delivery_key=key,
                 body=body, status=status, now=NOW)
         if status == "done":
             record(conn, store, normalize_body(source, store.key, topic, body).events, NOW)
+    for email, author, order in ((EMAIL, "John Smith", ORDER_ID), (OTHER_EMAIL, "Marie", None)):
+        profile = profile_of(conn, store, f"email_hash:{email_hash(email)}")
+        add_review(conn, store.id, ReviewInput(
+            product_id="632910392", rating=2, author=author, profile_id=profile, order_id=order,
+            title="Late", body=f"Write to me at {email} for details", created_at=NOW))
 
 
 def bodies(conn: Connection, store: StoreRef) -> dict[str, tuple[bytes, str | None]]:
@@ -188,6 +194,8 @@ def test_export_holds_the_customer_and_nobody_else(db: Database, store: StoreRef
     # The 2021 sample order was cancelled unpaid; the 2025 batch opens and converts a journey.
     assert [(j["order_id"], j["amount"], j["currency"]) for j in profile["journeys"]] == [
         (None, None, None), (ORDER_ID, "414.95", "USD")]
+    assert [(r["author"], r["rating"], r["order_id"]) for r in profile["reviews"]] == [
+        ("John Smith", 2, ORDER_ID)]
 
     delivered = {d["id"]: d for d in export["deliveries"]}
     with db.read() as conn:
@@ -227,7 +235,7 @@ def test_redaction_leaves_no_personal_data_anywhere(db: Database, store: StoreRe
     with db.write() as conn:
         summary = redact_customer(conn, store, SUBJECT, reference="r-1", now=NOW)
     assert summary == {"profiles": 1, "identities": 5, "events": 5, "resources": 1,
-                       "deliveries": len(MENTIONING), "exports": 1,
+                       "reviews": 1, "deliveries": len(MENTIONING), "exports": 1,
                        "request": summary["request"]}
 
     with db.read() as conn:
@@ -246,6 +254,7 @@ def test_redaction_leaves_no_personal_data_anywhere(db: Database, store: StoreRe
             t.events.c.profile_id == other_profile, t.events.c.name == "product_viewed")).one()
         request = conn.execute(select(t.privacy_requests).where(
             t.privacy_requests.c.id == summary["request"])).one()
+        reviews = {row.profile_id: row for row in conn.execute(select(t.reviews))}
         with pytest.raises(NotFoundError, match="was deleted"):
             get_export(conn, store, export_id)
         assert get_export(conn, store, other_export)["subject"]["email_hash"] == email_hash(
@@ -286,6 +295,12 @@ def test_redaction_leaves_no_personal_data_anywhere(db: Database, store: StoreRe
         "name": "product_added_to_cart", "occurred_at": "2025-02-27T10:05:00+00:00",
         "identities": {"anonymous_id": REDACTED}, "properties": {"product_id": REDACTED}}
     assert after["d-mail"] == (b"", "body removed by a customer redaction (it was not JSON)")
+    # The review stays published and counted, without what names its author.
+    subject_review, other_review = reviews[subject_profile], reviews[other_profile]
+    assert (subject_review.author, subject_review.body, subject_review.rating,
+            subject_review.status) == (None, REDACTED, 2, "published")
+    assert (other_review.author, other_review.body) == (
+        "Marie", f"Write to me at {OTHER_EMAIL} for details")
     assert (other_viewed.identities, other_viewed.properties) == (
         {"email_hash": email_hash(OTHER_EMAIL), "anonymous_id": "anon-marie"},
         {"product_id": "632910392", "first_name": "Marie",
@@ -299,7 +314,7 @@ def test_redaction_touches_no_other_store(db: Database, store: StoreRef) -> None
         before = everything(conn, but=t.privacy_requests)
         summary = redact_customer(conn, store, SUBJECT, now=NOW)
         assert everything(conn, but=t.privacy_requests) == before
-    assert summary == {"profiles": 0, "identities": 0, "events": 0, "resources": 0,
+    assert summary == {"profiles": 0, "identities": 0, "events": 0, "resources": 0, "reviews": 0,
                        "deliveries": 0, "exports": 0, "request": summary["request"]}
 
 

@@ -207,7 +207,7 @@ def test_install_to_purge(stack: Stack, browser: Any) -> None:
     assert posted.status_code == 202, posted.text
     foreign = requests.post(f"{stack.app}/collect", data=json.dumps(pixel_batch(start)),
                             headers={"Origin": "https://evil.example"}, timeout=10)
-    assert foreign.status_code == 401 and "evil.example" in foreign.text
+    assert foreign.status_code == 403 and "evil.example" in foreign.text
 
     # 4. Shopify sends the checkout, the order, its payment and its delivery, signed.
     paid_at = at(start + timedelta(minutes=8))

@@ -276,11 +276,12 @@ def site() -> Iterator[Site]:
     server.close()
 
 
-def boot_page(config_json: str | None) -> str:
-    """The markup the app embed renders: the inlined metafield (`| json`), then the boot script."""
+def boot_page(config_json: str | None, facts: str = "") -> str:
+    """The markup the app embed renders: the inlined metafield (`| json`) with the page's facts
+    as data attributes, then the boot script."""
     inline = "" if config_json is None else (
-        f'<script type="application/json" id="parcours-config" data-lang="fr">{config_json}'
-        "</script>")
+        f'<script type="application/json" id="parcours-config" data-lang="fr"{facts}>'
+        f"{config_json}</script>")
     return (f'<!doctype html><html lang="en"><head><title>shop</title></head><body>{inline}'
             '<script src="/assets/parcours-boot.js" defer></script></body></html>')
 
@@ -297,6 +298,21 @@ def test_boot_injects_the_loader_with_the_inlined_config(browser: Any, site: Sit
     assert loaders == [[site.origin + "/widgets/loader.js", True]]
     assert page.evaluate("window.ParcoursConfig") == {
         **config, "origin": site.origin, "lang": "fr"}
+    page.close()
+
+
+def test_boot_adds_the_page_facts_and_the_store_language_wins(browser: Any, site: Site) -> None:
+    config = {"origin": site.origin, "store": "pk_live_1", "lang": "en", "currency": "EUR",
+              "widgets": {}}
+    site.pages["/product"] = boot_page(json.dumps(config), (
+        ' data-page="product" data-currency="CHF" data-country="CH" data-product="632910392"'
+        ' data-price="54.0"'))
+    page = browser.new_page()
+    page.goto(site.origin + "/product")
+    page.wait_for_function("window.__parcoursLoaderRan === true")
+    assert page.evaluate("window.ParcoursConfig") == {
+        **config, "page": "product", "currency": "CHF", "country": "CH",
+        "product": {"id": "632910392", "price": "54.0"}}
     page.close()
 
 

@@ -53,7 +53,7 @@ PUBLIC = "https://parcours.example.com"
 INSTALLATION = "gid://shopify/AppInstallation/1"
 SETTINGS_DATA = "config/settings_data.json"
 EMBED_TYPE = "shopify://apps/parcours/blocks/app-embed/0f0e0d0c-aaaa-bbbb-cccc-1234567890ab"
-STEPS = ["webhooks", "web_pixel", "shop_facts", "widget_config", "shipping_zones", "app_embed"]
+STEPS = ["webhooks", "web_pixel", "shop_facts", "shipping_zones", "widget_config", "app_embed"]
 FIXTURES = Path(__file__).parent / "fixtures" / "shopify"
 FREE_OVER_50 = ("TOTAL_PRICE", "GREATER_THAN_OR_EQUAL_TO",
                 {"amount": "50.0", "currencyCode": "EUR"})
@@ -169,9 +169,14 @@ def test_first_run_sets_everything_up_and_a_second_run_changes_nothing(env: Env)
     assert json.loads(pixel["settings"]) == {"endpoint": PUBLIC, "store_key": "shop"}
     config = _metafield(env.shop, INSTALLATION, "parcours", "config")
     assert config["type"] == "json"
-    assert json.loads(config["value"]) == {"origin": PUBLIC, "store": "shop",
-                                           "widgets": DEFAULT_WIDGETS, "lang": "fr",
-                                           "facts": {"guest_checkout": True}}
+    value = json.loads(config["value"])
+    assert (value["origin"], value["store"], value["widgets"]) == (PUBLIC, "shop",
+                                                                   DEFAULT_WIDGETS)
+    # The page's language wins (no store override); the shop's is the fallback.
+    assert (value["lang"], value["locale"], value["currency"]) == (None, "fr", "EUR")
+    assert value["facts"] == {"guest_checkout": True, "wallets": ["apple_pay", "shopify_pay"]}
+    assert value["storefront"]["buy_now"] == "/cart/{variant}:{quantity}"
+    assert value["shipping"] is not None  # summarised from the zones synced just before
     facts = env.facts()
     assert facts["shop"] == {"currency": "EUR", "primary_domain": "https://boutique.example.fr",
                              "timezone": "Europe/Paris", "locale": "fr"}

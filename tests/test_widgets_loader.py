@@ -24,12 +24,8 @@ from parcours.app import create_app
 from parcours.credentials import generate_key
 from parcours.db import Database
 from parcours.widgets.assets import BUDGETS, asset, asset_names
+from parcours.widgets.config import DEFAULT_WIDGETS
 from tests.processes import until
-
-# Headless Chromium says so in its user agent, and /collect drops bots: the tests browse as the
-# desktop Chrome a shopper would use.
-SHOPPER_AGENT = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-                 "Chrome/120.0.0.0 Safari/537.36")
 
 
 def _db(app: Flask) -> Database:
@@ -89,7 +85,10 @@ def test_the_store_config_merges_its_settings_over_the_defaults(app: Flask) -> N
     assert changed.status_code == 200  # a new ETag: shoppers get the change
     body = changed.get_json()
     assert body["widgets"]["express_pay"]["enabled"] is False and "unknown" not in body["widgets"]
-    assert (body["lang"], body["currency"]) == ("fr", "EUR")
+    # The page's language decides unless the store chose one; the shop's is the fallback.
+    assert (body["lang"], body["locale"], body["currency"]) == (None, "fr", "EUR")
+    _facts(app, widget_lang="en")
+    assert client.get("/w/shop/config.json").get_json()["lang"] == "en"
     assert client.get("/w/nobody/config.json").status_code == 404
 
 
@@ -141,20 +140,28 @@ def _collected(app: Flask) -> list[dict[str, Any]]:
         return [event for body in bodies for event in json.loads(body)["events"]]
 
 
+def _views(app: Flask) -> list[dict[str, Any]]:
+    return [event for event in _collected(app) if event["name"] == "page_viewed"]
+
+
 def test_the_loader_sends_page_views_with_one_shopper_id(app: Flask, served: Site,
-                                                         browser: Any) -> None:
-    context = browser.new_context(user_agent=SHOPPER_AGENT)
+                                                         shopper_browser: Any) -> None:
+    context = shopper_browser.new_context()
     page = context.new_page()
     scripts: list[str] = []
     page.on("request", lambda request: scripts.append(request.url)
             if "/widgets/" in request.url else None)
+    _facts(app, widgets={name: {"enabled": False} for name in DEFAULT_WIDGETS
+                         if name != "shipping_estimate"})
     page.goto(f"{served.origin}/produits/lampe")
     until("the first batch", lambda: _collected(app))
-    # Only scripts this server has are loaded: no request that would 404.
-    assert scripts == [f"{served.parcours}/widgets/loader.js"]
+    page.wait_for_load_state("networkidle")  # request events reach Python as it waits here
+    # The kit and the widgets enabled for this page type; nothing else.
+    assert scripts == [f"{served.parcours}/widgets/{name}.js"
+                       for name in ("loader", "kit", "shipping_estimate")]
     page.goto(f"{served.origin}/panier")
-    until("the second batch", lambda: len(_collected(app)) == 2)
-    first, second = _collected(app)
+    until("the second page view", lambda: len(_views(app)) == 2)
+    first, second = _views(app)
     assert [first["name"], second["name"]] == ["page_viewed", "page_viewed"]
     assert [first["properties"]["path"], second["properties"]["path"]] == [
         "/produits/lampe", "/panier"]
@@ -166,8 +173,9 @@ def test_the_loader_sends_page_views_with_one_shopper_id(app: Flask, served: Sit
     context.close()
 
 
-def test_offline_events_go_with_the_next_page(app: Flask, served: Site, browser: Any) -> None:
-    context = browser.new_context(user_agent=SHOPPER_AGENT)
+def test_offline_events_go_with_the_next_page(app: Flask, served: Site,
+                                              shopper_browser: Any) -> None:
+    context = shopper_browser.new_context()
     page = context.new_page()
     page.goto(f"{served.origin}/produits/lampe")
     until("the loader", lambda: page.evaluate("!!window.Parcours && !!window.Parcours.config()"))
@@ -186,9 +194,9 @@ def test_offline_events_go_with_the_next_page(app: Flask, served: Site, browser:
 
 
 def test_nothing_is_stored_or_sent_before_consent(app: Flask, served: Site,
-                                                  browser: Any) -> None:
+                                                  shopper_browser: Any) -> None:
     _facts(app, consent={"required": True})
-    context = browser.new_context(user_agent=SHOPPER_AGENT)
+    context = shopper_browser.new_context()
     page = context.new_page()
     page.goto(f"{served.origin}/produits/lampe")
     until("the loader", lambda: page.evaluate("!!window.Parcours && !!window.Parcours.config()"))
@@ -205,10 +213,10 @@ def test_nothing_is_stored_or_sent_before_consent(app: Flask, served: Site,
 
 
 def test_a_page_whose_own_scripts_throw_still_gets_the_loader(app: Flask, served: Site,
-                                                              browser: Any) -> None:
+                                                              shopper_browser: Any) -> None:
     served.extra = ("<script>throw new Error('theme bug')</script>"
                     "<script>window.undefinedThing.call()</script>")
-    page = browser.new_page(user_agent=SHOPPER_AGENT)
+    page = shopper_browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(f"{served.origin}/produits/lampe")
@@ -223,21 +231,28 @@ def _names(app: Flask) -> list[str]:
     return [event["name"] for event in _collected(app)]
 
 
+def _only_guest(app: Flask, login_required: bool = False, **settings: Any) -> None:
+    """The guest-checkout prompt alone (with `settings`), the store's accounts as said."""
+    _facts(app, customer_accounts={"login_required_at_checkout": login_required},
+           widgets={name: {"enabled": name == "guest_checkout", **(
+               settings if name == "guest_checkout" else {})} for name in DEFAULT_WIDGETS})
+
+
 @pytest.mark.parametrize(("lang", "text"), [
     ("fr", "Pas besoin de compte : commandez en tant qu\u2019invit\u00e9."),
     ("en", "No account needed: check out as a guest.")])
 def test_guest_checkout_prompt_where_guests_may_check_out(
-        app: Flask, served: Site, browser: Any, lang: str, text: str) -> None:
-    _facts(app, customer_accounts={"login_required_at_checkout": False})
+        app: Flask, served: Site, shopper_browser: Any, lang: str, text: str) -> None:
+    _only_guest(app)
     served.lang = lang
-    page = browser.new_page(user_agent=SHOPPER_AGENT)
+    page = shopper_browser.new_page()
     page.goto(f"{served.origin}/panier")
     note = page.locator(".prc-guest")
     note.wait_for()
     assert note.inner_text() == text and note.get_attribute("role") == "note"
     # Beside the checkout button, reachable after it with the keyboard order of the page.
     assert page.evaluate("document.querySelector('[name=checkout]').nextElementSibling"
-                         ".className") == "prc-guest"
+                         ".dataset.parcoursWidget") == "guest_checkout"
     until("the exposure", lambda: "widget_shown" in _names(app))
     shown = next(e for e in _collected(app) if e["name"] == "widget_shown")
     assert shown["properties"] == {"widget": "guest_checkout", "bucket": "exposed",
@@ -254,9 +269,9 @@ def test_guest_checkout_prompt_where_guests_may_check_out(
 
 
 def test_no_prompt_where_accounts_are_required(app: Flask, served: Site,
-                                               browser: Any) -> None:
-    _facts(app, customer_accounts={"login_required_at_checkout": True})
-    page = browser.new_page(user_agent=SHOPPER_AGENT)
+                                               shopper_browser: Any) -> None:
+    _only_guest(app, login_required=True)
+    page = shopper_browser.new_page()
     page.goto(f"{served.origin}/panier")
     until("the page view", lambda: "page_viewed" in _names(app))
     page.wait_for_load_state("networkidle")
@@ -265,10 +280,9 @@ def test_no_prompt_where_accounts_are_required(app: Flask, served: Site,
 
 
 def test_holdout_shoppers_see_nothing_but_are_counted(app: Flask, served: Site,
-                                                      browser: Any) -> None:
-    _facts(app, customer_accounts={"login_required_at_checkout": False},
-           widgets={"guest_checkout": {"holdout": 1.0}})
-    page = browser.new_page(user_agent=SHOPPER_AGENT)
+                                                      shopper_browser: Any) -> None:
+    _only_guest(app, holdout=1.0)
+    page = shopper_browser.new_page()
     page.goto(f"{served.origin}/panier")
     until("the exposure", lambda: "widget_shown" in _names(app))
     shown = next(e for e in _collected(app) if e["name"] == "widget_shown")
@@ -278,11 +292,11 @@ def test_holdout_shoppers_see_nothing_but_are_counted(app: Flask, served: Site,
 
 
 def test_buckets_are_stable_per_shopper_and_split_by_the_share(app: Flask, served: Site,
-                                                               browser: Any) -> None:
+                                                               shopper_browser: Any) -> None:
     _facts(app, widgets={"guest_checkout": {"holdout": 0.3, "salt": "exp-1"}})
-    page = browser.new_page(user_agent=SHOPPER_AGENT)
-    page.goto(f"{served.origin}/produits/lampe")
-    until("the loader", lambda: page.evaluate("!!window.Parcours && !!window.Parcours.config()"))
+    page = shopper_browser.new_page()
+    page.goto(f"{served.origin}/panier")
+    until("the kit", lambda: page.evaluate("!!window.Parcours && !!window.Parcours.kit"))
     arms = page.evaluate("""() => {
         const arms = [];
         for (let i = 0; i < 2000; i++) {

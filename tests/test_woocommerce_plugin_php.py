@@ -3,7 +3,8 @@
 Only the few WordPress helpers those functions call (escaping, translation, JSON) are stubbed
 (tests/wordpress_standin.py): the storefront config and its script, server URL, store key,
 language, connect URL and session identity; reviews (AggregateRating, JSON-LD, the stars
-template); the shipping estimate's arguments, package, free shipping, rates and rate limit key.
+template); the shipping estimate's arguments, package, free shipping, rates and rate limit key;
+the widget mounts of each page and their markup.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ CONFIG_FACTS = {
     "locale": "fr_FR", "currency": "eur", "product_id": 123, "product_price": "19.90",
     "customer_id": 42, "session": "0123456789abcdef0123456789abcdef",
     "shipping_estimate": "https://shop.example/wp-json/parcours/v1/shipping-estimate",
+    "country": "fr", "store_api": "https://shop.example/wp-json/wc/store/v1/",
+    "checkout_url": "https://shop.example/commande/",
 }
 
 
@@ -41,8 +44,11 @@ def test_the_storefront_config_shape(php: str) -> None:
         "origin": "https://parcours.example.com", "store": "my-shop", "page": "product",
         "lang": "fr", "currency": "EUR", "product": {"id": "123", "price": "19.90"},
         "shopper": {"customer_id": "42", "wc_session": "0123456789abcdef0123456789abcdef"},
+        "country": "FR",
         "endpoints": {"shipping_estimate":
-                      "https://shop.example/wp-json/parcours/v1/shipping-estimate"},
+                      "https://shop.example/wp-json/parcours/v1/shipping-estimate",
+                      "store_api": "https://shop.example/wp-json/wc/store/v1",
+                      "checkout_url": "https://shop.example/commande/"},
     }
 
 
@@ -52,6 +58,8 @@ def test_a_guest_on_the_cart_has_no_product_and_null_identities(php: str) -> Non
     config = php_call(php, "parcours_storefront_config", facts)
     assert "product" not in config
     assert config["shopper"] == {"customer_id": None, "wc_session": None}
+    unknown = php_call(php, "parcours_storefront_config", {**facts, "country": "<b>"})
+    assert "country" not in unknown  # only a country code reaches the page
     assert (config["page"], config["lang"]) == ("cart", "en")
 
 
@@ -373,3 +381,115 @@ def test_the_rate_limit_counts_per_address_and_minute(php: str) -> None:
     assert keys[0] == keys[1] != keys[2]
     assert keys[3] != keys[0]
     assert all(k.startswith("parcours_") and len(k) <= 172 for k in keys)
+
+
+# -- widget mounts: which boxes a page has, and their markup -------------------------------------
+
+def test_each_page_has_its_mounts_where_woocommerce_has_room(php: str) -> None:
+    summary = "woocommerce_single_product_summary"
+    assert php_call(php, "parcours_widget_mounts", "product", 123) == {
+        # After the price (10) and excerpt (20), before the add-to-cart form (30); then after it.
+        "shipping_estimate": {"hook": summary, "priority": 25, "min_height": 120,
+                              "product_id": 123},
+        "express_pay": {"hook": summary, "priority": 35, "min_height": 52, "product_id": 123},
+    }
+    assert php_call(php, "parcours_widget_mounts", "cart", 0) == {
+        "shipping_estimate": {"hook": "woocommerce_before_cart_totals", "priority": 10,
+                              "min_height": 120},
+        # Around WooCommerce's pay buttons (10) and its checkout button (20).
+        "express_pay": {"hook": "woocommerce_proceed_to_checkout", "priority": 5,
+                        "min_height": 52},
+        "guest_checkout": {"hook": "woocommerce_proceed_to_checkout", "priority": 25,
+                           "min_height": 52},
+    }
+    assert php_call(php, "parcours_widget_mounts", "checkout", 0) == {
+        # After the login form, the coupon form and the notices (all 10).
+        "guest_checkout": {"hook": "woocommerce_before_checkout_form", "priority": 11,
+                           "min_height": 52},
+    }
+    assert all("review" not in name for page in ("product", "cart", "checkout")
+               for name in php_call(php, "parcours_widget_mounts", page, 1))
+    # No product known: the product mounts stay, without a product id; other pages have none.
+    assert "product_id" not in php_call(php, "parcours_widget_mounts", "product", 0)["express_pay"]
+    assert php_call(php, "parcours_widget_mounts", "shop", 0) == []
+    assert php_call(php, "parcours_widget_mounts", "", 5) == []
+
+
+@pytest.mark.parametrize(("name", "mount", "expected"), [
+    ("express_pay", {"hook": "woocommerce_proceed_to_checkout", "priority": 5, "min_height": 52},
+     {"widget": "express_pay", "hook": "woocommerce_proceed_to_checkout", "priority": 5,
+      "min_height": 52, "product_id": 0}),
+    # Whatever a theme's filter returned: numeric strings are numbers, no priority is 10,
+    # a negative height is 0 (the theme reserves the room itself).
+    ("shipping_estimate", {"hook": "storefront_before_content", "min_height": "96.6",
+                           "product_id": "7"},
+     {"widget": "shipping_estimate", "hook": "storefront_before_content", "priority": 10,
+      "min_height": 96, "product_id": 7}),
+    ("guest_checkout", {"hook": "x", "priority": "-3", "min_height": -20},
+     {"widget": "guest_checkout", "hook": "x", "priority": -3, "min_height": 0,
+      "product_id": 0}),
+    ("Express-Pay", {"hook": "x", "priority": 5, "min_height": 52}, None),
+    ('express_pay"><script>', {"hook": "x", "priority": 5, "min_height": 52}, None),
+    (0, {"hook": "x", "priority": 5, "min_height": 52}, None),
+    ("express_pay", {"priority": 5, "min_height": 52}, None),
+    ("express_pay", {"hook": " ", "priority": 5, "min_height": 52}, None),
+    ("express_pay", {"hook": ["x"], "priority": 5, "min_height": 52}, None),
+    ("express_pay", {"hook": "x", "priority": "early", "min_height": 52}, None),
+    ("express_pay", {"hook": "x", "priority": 5}, None),
+    ("express_pay", {"hook": "x", "priority": 5, "min_height": "52px;background:red"}, None),
+    ("express_pay", {"hook": "x", "priority": 5, "min_height": 52, "product_id": "1 OR 1"}, None),
+    ("express_pay", "woocommerce_proceed_to_checkout", None),
+])
+def test_a_mount_is_checked_again_after_the_filter(php: str, name: Any, mount: Any,
+                                                   expected: dict[str, Any] | None) -> None:
+    assert php_call(php, "parcours_widget_mount", name, mount) == expected
+
+
+def mount_html(php: str, page: str, product_id: int = 0) -> list[str]:
+    html: list[str] = run_php(php, f"""
+        $html = array();
+        foreach ( parcours_widget_mounts( {json.dumps(page)}, {product_id} ) as $name => $mount ) {{
+            $html[] = parcours_widget_mount_html( parcours_widget_mount( $name, $mount ) );
+        }}
+        echo json_encode( $html );
+    """)
+    return html
+
+
+def test_the_mount_markup_is_the_shopify_blocks_contract(php: str) -> None:
+    assert mount_html(php, "product", 123) == [
+        '<div class="parcours-widget" data-parcours-widget="shipping_estimate" '
+        'data-product-id="123" style="min-height:120px"></div>\n',
+        '<div class="parcours-widget" data-parcours-widget="express_pay" '
+        'data-product-id="123" style="min-height:52px"></div>\n',
+    ]
+    assert mount_html(php, "cart") == [
+        '<div class="parcours-widget" data-parcours-widget="shipping_estimate" '
+        'style="min-height:120px"></div>\n',
+        '<div class="parcours-widget" data-parcours-widget="express_pay" '
+        'style="min-height:52px"></div>\n',
+        '<div class="parcours-widget" data-parcours-widget="guest_checkout" '
+        'style="min-height:52px"></div>\n',
+    ]
+    (checkout,) = mount_html(php, "checkout")
+    page = parse(checkout)
+    assert page.tags == [("div", {"class": "parcours-widget",
+                                  "data-parcours-widget": "guest_checkout",
+                                  "style": "min-height:52px"})]
+    assert page.text == []  # empty: the widget fills it
+
+
+def test_the_mount_template_escapes_every_attribute(php: str) -> None:
+    """Whatever the template is given stays in its attribute (heights are numbers anyway:
+    parcours_widget_mount() refuses anything else, so no CSS reaches the style)."""
+    hostile = {"widget": 'x" onmouseover="alert(1)', "product_id": "1'><script>alert(2)</script>",
+               "min_height": '1px;background:url("javascript:alert(3)")'}
+    html = run_php(php, f"echo json_encode(parcours_widget_mount_html("
+                        f"json_decode({json.dumps(json.dumps(hostile))}, true)));")
+    assert "<script" not in html and 'onmouseover="' not in html
+    ((tag, attrs),) = parse(html).tags
+    assert tag == "div" and set(attrs) == {"class", "data-parcours-widget", "data-product-id",
+                                           "style"}
+    assert attrs["data-parcours-widget"] == hostile["widget"]
+    assert attrs["data-product-id"] == hostile["product_id"]
+    assert attrs["style"] == f"min-height:{hostile['min_height']}px"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import subprocess
 from typing import Any
 
@@ -41,6 +42,9 @@ def test_the_plugin_boots_and_hooks_only_callables(php: str) -> None:
         ("plugin_action_links_parcours/parcours.php", "Parcours_Settings::action_links", 10, 1),
         ("wp_enqueue_scripts", "Parcours_Storefront::enqueue", 10, 1),
         ("script_loader_tag", "Parcours_Storefront::mark_loader", 10, 2),
+        ("wp", "Parcours_Mounts::place", 10, 1),
+        ("wc_ajax_get_cart_totals", "Parcours_Mounts::place_in_cart_totals", 5, 1),
+        ("wc_ajax_update_shipping_method", "Parcours_Mounts::place_in_cart_totals", 5, 1),
         ("wp", "Parcours_Reviews::place_stars", 10, 1),
         ("woocommerce_structured_data_product", "Parcours_Reviews::structured_data", 20, 2),
         ("wp_footer", "Parcours_Reviews::standalone_json_ld", 20, 1),
@@ -65,7 +69,9 @@ ENQUEUE = "Parcours_Storefront::enqueue(); echo json_encode( $GLOBALS['fake'] );
 
 def test_the_storefront_loads_the_loader_deferred_with_the_config_before_it(php: str) -> None:
     fake = run_plugin(php, CONNECTED + "$GLOBALS['fake']['user'] = 42;"
-                      "$GLOBALS['fake']['session'] = new WC_Session( '42', true );" + ENQUEUE)
+                      "$GLOBALS['fake']['session'] = new WC_Session( '42', true );"
+                      "$GLOBALS['fake']['customer'] = new Fake_Customer();"
+                      "$GLOBALS['fake']['shipping_country'] = 'BE';" + ENQUEUE)
     assert fake["scripts"] == {"parcours-loader": [
         "https://parcours.example.com/widgets/loader.js", [], None,
         {"strategy": "defer", "in_footer": True}]}
@@ -77,9 +83,11 @@ def test_the_storefront_loads_the_loader_deferred_with_the_config_before_it(php:
     assert config == {
         "origin": "https://parcours.example.com", "store": "my-shop", "page": "product",
         "lang": "fr", "currency": "EUR", "product": {"id": "123", "price": "12.00"},
-        "shopper": {"customer_id": "42", "wc_session": session},
+        "shopper": {"customer_id": "42", "wc_session": session}, "country": "BE",
         "endpoints": {"shipping_estimate":
-                      "https://shop.example/wp-json/parcours/v1/shipping-estimate"}}
+                      "https://shop.example/wp-json/parcours/v1/shipping-estimate",
+                      "store_api": "https://shop.example/wp-json/wc/store/v1",
+                      "checkout_url": "https://shop.example/checkout/"}}
 
 
 @pytest.mark.parametrize(("setup", "page"), [
@@ -121,6 +129,195 @@ def test_the_loader_tag_is_marked_like_shopify_boot_marks_it(php: str, tag: str)
     assert 'data-parcours="loader"' in loader and "widgets/loader.js" in loader
 
 
+# WooCommerce's own callbacks on the hooks the mounts use (wc-template-hooks.php), each printing
+# its name, and the page rendered: the mounts must land between them at their places.
+WOOCOMMERCE_TEMPLATES = r"""
+function wc_part( $name ) {
+    return function () use ( $name ) { echo '<p>' . $name . '</p>'; };
+}
+$summary = 'woocommerce_single_product_summary';
+add_action( $summary, 'woocommerce_template_single_title', 5 );
+add_action( $summary, 'woocommerce_template_single_rating', 10 );
+add_action( $summary, wc_part( 'price' ), 10 );
+add_action( $summary, wc_part( 'excerpt' ), 20 );
+add_action( $summary, wc_part( 'add_to_cart' ), 30 );
+add_action( $summary, wc_part( 'meta' ), 40 );
+add_action( 'woocommerce_before_cart_totals', wc_part( 'cart_totals' ), 99 );
+add_action( 'woocommerce_proceed_to_checkout', wc_part( 'pay_buttons' ), 10 );
+add_action( 'woocommerce_proceed_to_checkout', wc_part( 'checkout_button' ), 20 );
+add_action( 'woocommerce_before_checkout_form', wc_part( 'login_form' ), 10 );
+add_action( 'woocommerce_before_checkout_form', wc_part( 'coupon_form' ), 10 );
+add_action( 'woocommerce_before_checkout_form', wc_part( 'notices' ), 10 );
+function woocommerce_template_single_title() { echo '<p>title</p>'; }
+function woocommerce_template_single_rating() { echo '<p>rating</p>'; }
+function render_page() {  // the page's template; elsewhere all of them, to see nothing added
+    global $product;
+    $product = new WC_Product( 123, '10', '4.50', 2 );
+    $page    = $GLOBALS['fake']['page'];
+    ob_start();
+    if ( ! in_array( $page, array( 'cart', 'checkout' ), true ) ) {
+        do_action( 'woocommerce_single_product_summary' );
+    }
+    if ( ! in_array( $page, array( 'product', 'checkout' ), true ) ) {
+        do_action( 'woocommerce_before_cart_totals' );
+        do_action( 'woocommerce_proceed_to_checkout' );
+    }
+    if ( ! in_array( $page, array( 'product', 'cart' ), true ) ) {
+        do_action( 'woocommerce_before_checkout_form', 'WC_Checkout' );
+    }
+    return ob_get_clean();
+}
+"""
+PLACE = ("Parcours_Reviews::place_stars(); Parcours_Mounts::place();"
+         "echo json_encode( render_page() );")
+
+
+def page_parts(html: str) -> list[str]:
+    """WooCommerce's parts by name, Parcours' widgets as [name]."""
+    return [part or f"[{widget}]" for part, widget in
+            re.findall(r'<p>(\w+)</p>|<div class="parcours-widget" data-parcours-widget="(\w+)"',
+                       html)]
+
+
+@pytest.mark.parametrize(("page", "parts"), [
+    # The stars replace WooCommerce's rating line, in its place; no review mount.
+    ("product", ["title", "[review_stars]", "price", "excerpt", "[shipping_estimate]",
+                 "add_to_cart", "[express_pay]", "meta"]),
+    ("cart", ["[shipping_estimate]", "cart_totals", "[express_pay]", "pay_buttons",
+              "checkout_button", "[guest_checkout]"]),
+    ("checkout", ["login_form", "coupon_form", "notices", "[guest_checkout]"]),
+])
+def test_the_mounts_land_at_their_places_in_woocommerce_templates(php: str, page: str,
+                                                                  parts: list[str]) -> None:
+    html = run_plugin(php, CONNECTED + f"$GLOBALS['fake']['page'] = {json.dumps(page)};"
+                      + WOOCOMMERCE_TEMPLATES + PLACE)
+    assert page_parts(html) == parts
+    mounts = re.findall(r'<div class="parcours-widget" data-parcours-widget="(?!review_stars).*',
+                        html)
+    expected = {
+        "product": ['<div class="parcours-widget" data-parcours-widget="shipping_estimate" '
+                    'data-product-id="123" style="min-height:120px"></div>',
+                    '<div class="parcours-widget" data-parcours-widget="express_pay" '
+                    'data-product-id="123" style="min-height:52px"></div>'],
+        "cart": ['<div class="parcours-widget" data-parcours-widget="shipping_estimate" '
+                 'style="min-height:120px"></div>',
+                 '<div class="parcours-widget" data-parcours-widget="express_pay" '
+                 'style="min-height:52px"></div>',
+                 '<div class="parcours-widget" data-parcours-widget="guest_checkout" '
+                 'style="min-height:52px"></div>'],
+        "checkout": ['<div class="parcours-widget" data-parcours-widget="guest_checkout" '
+                     'style="min-height:52px"></div>'],
+    }
+    assert mounts == expected[page]
+
+
+def test_the_mounts_are_hooked_on_wp_at_their_priorities(php: str) -> None:
+    hooks = run_plugin(php, CONNECTED + """
+        do_action( 'wp' );
+        $hooks = array();
+        foreach ( $GLOBALS['fake']['hooks'] as $hook => $entries ) {
+            foreach ( $entries as $entry ) {
+                if ( $entry[0] instanceof Closure ) {
+                    $hooks[] = array( $hook, $entry[1], $entry[2] );
+                }
+            }
+        }
+        echo json_encode( $hooks );
+    """)
+    assert hooks == [["woocommerce_single_product_summary", 25, 0],
+                     ["woocommerce_single_product_summary", 35, 0]]
+
+
+@pytest.mark.parametrize(("setup", "page"), [
+    ("", "product"),  # not connected
+    ("", "cart"),
+    (CONNECTED, "order-received"),  # a checkout endpoint, not the checkout
+    (CONNECTED, "shop"),
+    (CONNECTED.replace("https://parcours", "http://parcours"), "checkout"),  # edited to http
+])
+def test_no_mount_where_parcours_has_no_business(php: str, setup: str, page: str) -> None:
+    html = run_plugin(php, setup + f"$GLOBALS['fake']['page'] = {json.dumps(page)};"
+                      + WOOCOMMERCE_TEMPLATES + PLACE)
+    parts = page_parts(html)
+    assert parts and [part for part in parts if part.startswith("[")] in ([], ["[review_stars]"])
+
+
+CART_TOTALS_AJAX = r"""
+// WC_AJAX::get_cart_totals() and update_shipping_method(): the cart totals, rendered on a
+// wc-ajax request, where is_cart() was false when the main query ran.
+$answer = function () {
+    ob_start();
+    do_action( 'woocommerce_before_cart_totals' );
+    do_action( 'woocommerce_proceed_to_checkout' );
+    $GLOBALS['fake']['answers'][] = ob_get_clean();
+};
+add_action( 'wc_ajax_get_cart_totals', $answer, 10 );
+add_action( 'wc_ajax_update_shipping_method', $answer, 10 );
+$GLOBALS['fake']['page'] = 'shop';  // /?wc-ajax=...: the front page to the main query
+do_action( 'wp' );
+do_action( 'wc_ajax_' . AJAX_ACTION );
+echo json_encode( $GLOBALS['fake']['answers'] );
+"""
+
+
+@pytest.mark.parametrize("action", ["get_cart_totals", "update_shipping_method"])
+@pytest.mark.parametrize("connected", [True, False])
+def test_the_cart_totals_woocommerce_refreshes_keep_their_mounts(php: str, action: str,
+                                                                 connected: bool) -> None:
+    """WooCommerce's cart script swaps the totals for this answer after a shipping change."""
+    (answer,) = run_plugin(php, (CONNECTED if connected else "")
+                           + f"define( 'AJAX_ACTION', {json.dumps(action)} );" + CART_TOTALS_AJAX)
+    widgets = re.findall(r'data-parcours-widget="(\w+)"', answer)
+    assert widgets == (["shipping_estimate", "express_pay", "guest_checkout"] if connected
+                       else [])
+
+
+THEME_FILTER = r"""
+add_filter( 'parcours_widget_mounts', function ( $mounts, $page ) {
+    $GLOBALS['fake']['filtered'][] = array( $page, $mounts );
+    if ( 'product' === $page ) {
+        $mounts['express_pay']['min_height'] = 64;             // resized
+        $mounts['shipping_estimate']['priority'] = 15;         // moved above the excerpt
+        $mounts['review_list'] = array( 'hook' => 'woocommerce_single_product_summary',
+                                        'priority' => 45, 'min_height' => 'tall' );  // refused
+        $mounts['Bad name'] = array( 'hook' => 'x', 'priority' => 1, 'min_height' => 1 );
+    } else {
+        unset( $mounts['guest_checkout'] );                    // removed
+    }
+    return $mounts;
+}, 10, 2 );
+"""
+
+
+@pytest.mark.parametrize(("page", "parts"), [
+    ("product", ["title", "[review_stars]", "price", "[shipping_estimate]", "excerpt",
+                 "add_to_cart", "[express_pay]", "meta"]),
+    ("cart", ["[shipping_estimate]", "cart_totals", "[express_pay]", "pay_buttons",
+              "checkout_button"]),
+])
+def test_a_theme_moves_resizes_or_removes_mounts_with_the_filter(php: str, page: str,
+                                                                 parts: list[str]) -> None:
+    html, filtered = run_plugin(
+        php, CONNECTED + f"$GLOBALS['fake']['page'] = {json.dumps(page)};" + WOOCOMMERCE_TEMPLATES
+        + THEME_FILTER + "Parcours_Reviews::place_stars(); Parcours_Mounts::place();"
+        "echo json_encode( array( render_page(), $GLOBALS['fake']['filtered'] ) );")
+    assert page_parts(html) == parts
+    ((filtered_page, given),) = filtered
+    assert filtered_page == page and set(given) >= {"shipping_estimate", "express_pay"}
+    if page == "product":
+        assert given["express_pay"] == {"hook": "woocommerce_single_product_summary",
+                                        "priority": 35, "min_height": 52, "product_id": 123}
+        assert ('data-parcours-widget="express_pay" data-product-id="123" '
+                'style="min-height:64px"') in html
+
+
+def test_a_filter_returning_nonsense_prints_no_mount(php: str) -> None:
+    html = run_plugin(php, CONNECTED + WOOCOMMERCE_TEMPLATES
+                      + "add_filter( 'parcours_widget_mounts', fn() => 'none' );" + PLACE)
+    assert page_parts(html) == ["title", "[review_stars]", "price", "excerpt", "add_to_cart",
+                                "meta"]
+
+
 def test_the_server_url_setting_keeps_the_old_value_on_bad_input(php: str) -> None:
     result = run_plugin(php, CONNECTED + """
         echo json_encode( array(
@@ -141,6 +338,7 @@ def test_woocommerce_rating_line_is_replaced_and_its_json_ld_completed(php: str)
         $hook = 'woocommerce_single_product_summary';
         add_action( $hook, 'woocommerce_template_single_title', 5 );
         add_action( $hook, 'woocommerce_template_single_rating', 10 );
+        add_action( $hook, 'woocommerce_template_single_price', 10 );
         Parcours_Reviews::place_stars();
         $summary = array_map(
             fn( $e ) => array( is_array( $e[0] ) ? implode( '::', $e[0] ) : $e[0], $e[1] ),
@@ -157,8 +355,10 @@ def test_woocommerce_rating_line_is_replaced_and_its_json_ld_completed(php: str)
         echo json_encode( array( $summary, $markup, ob_get_clean() ) );
     """)
     summary, markup, html = result
+    # Where the rating line was: after the title, before the price (also at 10, added later).
     assert summary == [["woocommerce_template_single_title", 5],
-                       ["Parcours_Reviews::render_stars", 10]]
+                       ["woocommerce_template_single_price", 10],
+                       ["Parcours_Reviews::render_stars", 9]]
     assert markup["aggregateRating"] == {"@type": "AggregateRating", "ratingValue": 4.5,
                                          "reviewCount": 2, "bestRating": 5, "worstRating": 1}
     assert 'data-parcours-widget="review_stars"' in html and "(2 reviews)" in html

@@ -20,7 +20,7 @@ import pytest
 from parcours.adapters.woocommerce.plugin import PLUGIN_ROOT
 
 PURE_FILES = ("functions-config.php", "functions-reviews.php", "functions-shipping.php",
-              "functions-templates.php")
+              "functions-templates.php", "functions-mounts.php")
 
 
 def tool(name: str, path: str) -> str:
@@ -159,6 +159,13 @@ function apply_filters( $hook, $value, ...$args ) {
     }
     return $value;
 }
+function do_action( $hook, ...$args ) {  // by priority, then in the order added, as WP_Hook
+    $entries = $GLOBALS['fake']['hooks'][ $hook ] ?? array();
+    usort( $entries, fn( $a, $b ) => $a[1] <=> $b[1] );
+    foreach ( $entries as $entry ) {
+        call_user_func_array( $entry[0], array_slice( $args, 0, $entry[2] ) );
+    }
+}
 function get_option( $name, $default = false ) {
     return $GLOBALS['fake']['options'][ $name ] ?? $default;
 }
@@ -281,6 +288,10 @@ class Fake_WC {
     public function shipping() { return new Fake_Shipping(); }
 }
 function WC() { return new Fake_WC(); }
+class Fake_Customer {
+    public function get_shipping_country() { return $GLOBALS['fake']['shipping_country'] ?? ''; }
+}
+function wc_get_checkout_url() { return 'https://shop.example/checkout/'; }
 function wc_load_cart() { $GLOBALS['fake']['cart'] = new Fake_Cart(); }
 function wc_get_price_excluding_tax( $product, $args ) {
     return (float) $product->get_price() * $args['qty'];

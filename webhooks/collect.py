@@ -1,31 +1,47 @@
 """`POST /collect`: storefront events from browsers (Shopify web pixel, widgets, JS beacon).
 
 Unlike webhooks these are not signed: the store key in the body is public. So the endpoint
-defends itself differently: the batch is validated in full before anything is stored (422
-naming each bad record), bodies are small, the Origin must be one of the store's own when the
-store has declared any (an opaque "null" origin, a sandboxed pixel, passes), and each client
-address gets a token bucket per store (429 with Retry-After). An accepted batch goes into the
-same inbox as webhooks; identical bodies (a beacon sent twice) are stored once, and event ids
-are deterministic anyway.
+defends itself differently, and answers in ways a browser script can read (CORS headers on
+every answer but a refused origin's):
+
+- bodies are small (413 past `MAX_BODY`) and batches are validated in full before anything is
+  stored: bad input, unparsable or invalid, is a `400` naming each bad field or record (the
+  JSON API answers 422; this public endpoint keeps to one plain "bad request" for all of it);
+- an unknown store key is a `404`;
+- the Origin must be one of the store's own hosts when the store has declared any (an opaque
+  "null" origin, a sandboxed pixel, passes); another origin is a `403` naming it;
+- three token buckets, in this process: per client address on a store, per store across all
+  addresses, per address across all stores (`429` with Retry-After, naming the limit). Their
+  rates are app config keys, `COLLECT_RATE_PER_CLIENT`, `COLLECT_BURST_PER_CLIENT` and the same
+  with `_PER_STORE` and `_PER_IP` (batches per second, and a burst);
+- crawlers and headless tools, by user agent, are answered 202 and nothing is stored.
+
+An accepted batch goes into the same inbox as webhooks; identical bodies (a beacon sent twice)
+are stored once, and event ids are deterministic anyway.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import threading
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from flask.blueprints import BlueprintSetupState
 from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from parcours import tables as t
 from parcours.accounts import store_facts
 from parcours.db import Database
-from parcours.errors import AuthError, NotFoundError, ValidationError
+from parcours.errors import ConfigError, ValidationError
 from parcours.events import load_events
 from parcours.inbox import receive
 from parcours.webhooks.stores import KnownStore, StoreDirectory
@@ -39,7 +55,12 @@ MAX_EVENTS = 100
 # nothing is stored.
 BOTS = re.compile(r"bot\b|crawler|spider|slurp|headlesschrome|lighthouse|pagespeed|"
                   r"facebookexternalhit|preview", re.IGNORECASE)
-RATE, BURST = 10.0, 60.0  # per client address and store: batches per second, and a burst
+# Default limits, as (batches per second, burst). A shopper's browser sends a batch every few
+# seconds; one address may hide many shoppers (an office, a carrier's NAT), of several stores;
+# all the shoppers of a busy store together send far more than any one address.
+RATE, BURST = 10.0, 60.0  # one client address on one store
+STORE_RATE, STORE_BURST = 200.0, 1000.0  # one store, all addresses together
+IP_RATE, IP_BURST = 20.0, 120.0  # one address, all stores together
 
 
 class RateLimiter:
@@ -65,6 +86,42 @@ class RateLimiter:
             return 0.0
 
 
+def _limiter(config: Mapping[str, Any], scope: str, rate: float, burst: float) -> RateLimiter:
+    """The bucket of one scope, from `COLLECT_RATE_PER_<scope>` and `COLLECT_BURST_PER_<scope>`."""
+    try:
+        rate = float(config.get(f"COLLECT_RATE_PER_{scope}", rate))
+        burst = float(config.get(f"COLLECT_BURST_PER_{scope}", burst))
+    except (TypeError, ValueError):
+        raise ConfigError(f"COLLECT_RATE_PER_{scope} and COLLECT_BURST_PER_{scope} "
+                          "must be numbers") from None
+    if not (rate > 0 and burst >= 1):  # a zero rate would never refill (and divide by zero)
+        raise ConfigError(f"COLLECT_RATE_PER_{scope} must be over 0 and "
+                          f"COLLECT_BURST_PER_{scope} at least 1")
+    return RateLimiter(rate, burst)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The three token buckets of `/collect`, one per scope."""
+
+    per_client: RateLimiter  # (store key, address)
+    per_store: RateLimiter  # (store key,)
+    per_ip: RateLimiter  # (address,)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Limits:
+        return cls(per_client=_limiter(config, "CLIENT", RATE, BURST),
+                   per_store=_limiter(config, "STORE", STORE_RATE, STORE_BURST),
+                   per_ip=_limiter(config, "IP", IP_RATE, IP_BURST))
+
+
+@collect.record_once
+def _init_limits(state: BlueprintSetupState) -> None:
+    # Once per app, when the blueprint is registered: the config is final by then, and each
+    # app (each test) gets its own buckets.
+    state.app.extensions["parcours.collect_limits"] = Limits.from_config(state.app.config)
+
+
 def _hosts(db: Database, store: KnownStore) -> set[str]:
     """The hosts the store's pages are served from: its domain and its primary domain."""
     with db.read() as conn:
@@ -85,6 +142,21 @@ def _cors(response: Response, origin: str | None) -> Response:
     return response
 
 
+def _error(status: int, message: str, fields: Mapping[str, Any] | None = None,
+           retry_after: float | None = None) -> Response:
+    """The app's error body (`parcours.app.error_response`), built here because this module is
+    imported while `parcours.app` is still loading."""
+    body: dict[str, Any] = {"message": message}
+    if fields:
+        body["fields"] = dict(fields)
+    response = jsonify(error=body)
+    response.status_code = status
+    if retry_after is not None:
+        # Whole seconds, rounded up: rounding down would invite a retry that is refused again.
+        response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    return response
+
+
 @collect.route("/collect", methods=["OPTIONS"])
 def preflight() -> Response:
     response = Response(status=204)
@@ -95,14 +167,35 @@ def preflight() -> Response:
 
 
 @collect.post("/collect")
-def collect_events() -> Any:
+def collect_events() -> Response:
     """`{"key": "<store key>", "events": [...]}`, any content type (sendBeacon sends text)."""
+    origin = request.headers.get("Origin")
+    try:
+        response = _collect(origin)
+    except ValidationError as exc:
+        # Handled here rather than by the app's handler, which answers 422 for the JSON API.
+        response = _error(400, str(exc.args[0]), exc.errors)
+    except RequestEntityTooLarge:
+        response = _error(413, f"a batch is at most {MAX_BODY} bytes")
+    if response.status_code == 403:
+        return response  # a refused origin is not granted a read of anything, this included
+    return _cors(response, origin)
+
+
+def _collect(origin: str | None) -> Response:
     request.max_content_length = MAX_BODY  # a 413 past it, before anything is read
     body = request.get_data(cache=False)
     if BOTS.search(request.headers.get("User-Agent", "")):
         response = jsonify(accepted=0, duplicate=False)
         response.status_code = 202
-        return _cors(response, request.headers.get("Origin"))
+        return response
+    limits: Limits = current_app.extensions["parcours.collect_limits"]
+    address = request.remote_addr or ""
+    # The address's own bucket first, before parsing or any database read, so that one client
+    # cannot make the server work for it past its share, whatever it sends.
+    wait = limits.per_ip.wait_for(address)
+    if wait:
+        return _error(429, "too many requests from this address", retry_after=wait)
     try:
         payload = json.loads(body)
     except ValueError as exc:
@@ -117,21 +210,24 @@ def collect_events() -> Any:
     db: Database = current_app.extensions["parcours.db"]
     store = directory.any_by_key(payload["key"])
     if store is None:
-        raise NotFoundError(f"no store {payload['key']!r}")
-    origin = request.headers.get("Origin")
+        return _error(404, f"no store {payload['key']!r}")
     # "null" is the opaque origin of sandboxed senders (Shopify's strict web pixel worker):
     # there is no host to compare, and the store key is public anyway.
     if origin is not None and origin != "null":
         allowed = _hosts(db, store)
         if allowed and (urlsplit(origin).hostname or "").lower() not in allowed:
-            raise AuthError(f"origin {origin!r} is not one of the store's")
-    wait = current_app.extensions["parcours.collect_limiter"].wait_for(
-        store.key, request.remote_addr or "")
+            # 403, not 401: the caller is known (the key is public), and no credential would
+            # change the answer.
+            return _error(403, f"origin {origin!r} is not one of the store's")
+    # The client's bucket on this store before the store's: a client over its own limit must
+    # not use up the tokens the store's other shoppers share.
+    wait = limits.per_client.wait_for(store.key, address)
     if wait:
-        response = jsonify(error={"message": "too many requests"})
-        response.status_code = 429
-        response.headers["Retry-After"] = str(max(1, round(wait)))
-        return _cors(response, origin)
+        return _error(429, "too many requests from this address for this store",
+                      retry_after=wait)
+    wait = limits.per_store.wait_for(store.key)
+    if wait:
+        return _error(429, "too many requests for this store", retry_after=wait)
     load_events(store.key, records)  # all or nothing, naming every bad record
     digest = hashlib.sha256(body).hexdigest()
     with db.write() as conn:
@@ -141,4 +237,4 @@ def collect_events() -> Any:
         current_app.extensions["parcours.jobs"].wake()
     response = jsonify(accepted=len(records), duplicate=not new)
     response.status_code = 202
-    return _cors(response, origin)
+    return response

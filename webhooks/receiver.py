@@ -20,7 +20,7 @@ from parcours.adapters.base import PlatformAdapter, adapter_for, app_secrets, lo
 from parcours.db import Database
 from parcours.errors import AuthError, ConfigError, NotFoundError
 from parcours.inbox import receive
-from parcours.webhooks.collect import RateLimiter, collect
+from parcours.webhooks.collect import collect
 from parcours.webhooks.stores import StoreDirectory
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,6 @@ def init_app(app: Flask) -> None:
     app.extensions["parcours.store_directory"] = StoreDirectory(
         app.extensions["parcours.db"], app.extensions["parcours.vault"],
         ttl=float(app.config["WEBHOOK_CACHE_SECONDS"]))
-    app.extensions["parcours.collect_limiter"] = RateLimiter()
     app.register_blueprint(webhooks)
     app.register_blueprint(collect)
 

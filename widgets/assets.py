@@ -18,10 +18,11 @@ import rjsmin
 
 from parcours.errors import NotFoundError
 
-__all__ = ["BUDGETS", "JS_DIR", "Asset", "asset", "asset_names"]
+__all__ = ["BUDGETS", "JS_DIR", "KIT", "LOADER", "Asset", "asset", "asset_names"]
 
 JS_DIR = Path(__file__).parent / "js"
 LOADER = "loader"
+KIT = "kit"  # what every widget shares; the loader loads it before the first widget
 BUDGETS = {"loader": 2 * 1024, "widget": 3 * 1024, "total": 10 * 1024}
 
 
@@ -48,7 +49,7 @@ def asset(name: str) -> Asset:
         raise NotFoundError(f"no widget script {name!r}")
     source = (JS_DIR / f"{name}.js").read_text(encoding="utf-8")
     if name == LOADER:  # it loads only the widget scripts that exist here
-        scripts = [other for other in asset_names() if other != LOADER]
+        scripts = [other for other in asset_names() if other not in (LOADER, KIT)]
         source = source.replace("/*SCRIPTS*/[]", json.dumps(scripts))
     body = rjsmin.jsmin(source).encode()
     return Asset(name, len(source.encode()), body,

@@ -43,11 +43,12 @@ from parcours.adapters.shopify.errors import (
     ShopUnavailable,
 )
 from parcours.adapters.shopify.normalize import ACTION_TOPICS, COMPLIANCE_TOPICS, EVENT_TOPICS
+from parcours.adapters.shopify.storefront import STOREFRONT
 from parcours.adapters.shopify.tokens import access_token
 from parcours.credentials import Vault
 from parcours.db import Database
 from parcours.errors import ConfigError, NotFoundError
-from parcours.widgets.config import widget_config
+from parcours.widgets.config import CONFIG_FACTS, widget_config
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -496,10 +497,11 @@ def run_post_install(db: Database, vault: Vault, config: Mapping[str, Any],
         report.record("web_pixel", sync_web_pixel(shopify, public_url, store_key))
         facts = read_shop_facts(shopify, report.notes)
         report.record("shop_facts", bool(_save_facts(db, store.id, facts, moment)))
-        report.record("widget_config",
-                      write_config(shopify, _config_value(db, store, public_url)))
         _optional(report, "shipping_zones", lambda: bool(_save_facts(
             db, store.id, {"shipping_zones": read_shipping_zones(shopify)}, moment)))
+        # After the facts and zones it summarises ("delivery from 4.90, free from 60").
+        report.record("widget_config",
+                      write_config(shopify, _config_value(db, store, public_url)))
         _optional(report, "app_embed", lambda: bool(_save_facts(db, store.id, {"app_embed": {
             "active": app_embed_active(shopify),
             "link": app_embed_link(store.domain, api_key)}}, moment)))
@@ -514,9 +516,8 @@ def run_post_install(db: Database, vault: Vault, config: Mapping[str, Any],
 def _config_value(db: Database, store: _Store, public_url: str) -> dict[str, Any]:
     """The widget config from the store's facts (settings, language, customer accounts)."""
     with db.read() as conn:
-        facts = store_facts(conn, store.id)
-    lang = (facts.get("shop") or {}).get("locale")
-    return widget_config(public_url, store.key, facts.get("widgets"), lang, facts)
+        facts = store_facts(conn, store.id, *CONFIG_FACTS)
+    return widget_config(public_url, store.key, facts, STOREFRONT)
 
 
 def rewrite_config(db: Database, vault: Vault, config: Mapping[str, Any],

@@ -26,7 +26,6 @@ import functools
 import logging
 import re
 from collections.abc import Callable, Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar, cast
 
 from flask import (
@@ -70,8 +69,9 @@ from parcours.adapters.shopify.setup import SetupItem, language, setup_items
 from parcours.adapters.shopify.tokens import load_tokens, save_tokens, usable
 from parcours.credentials import Vault
 from parcours.db import Database, advisory_lock
-from parcours.errors import ConfigError, NotFoundError
-from parcours.shipping import shipping_estimate
+from parcours.errors import ConfigError, NotFoundError, ValidationError
+from parcours.reviews import product_reviews
+from parcours.shipping import estimate_answer, parse_estimate_query
 
 __all__ = ["register_routes", "require_session_token", "shopify_routes"]
 
@@ -308,10 +308,6 @@ def status() -> Any:
 # -- app proxy ------------------------------------------------------------------------------------
 
 PROXY = "/apps/parcours"
-_COUNTRY = re.compile(r"[A-Za-z]{2}")
-_PROVINCE = re.compile(r"[A-Za-z0-9-]{1,10}")
-_POSTCODE = re.compile(r"[A-Za-z0-9 -]{1,16}")
-_CURRENCY = re.compile(r"[A-Za-z]{3}")
 _PRODUCT = re.compile(r"[0-9]{1,20}")
 
 
@@ -337,50 +333,24 @@ def _proxy_answer(**body: Any) -> Any:
 @shopify_routes.get(f"{PROXY}/shipping-estimate")
 def shipping_estimate_route() -> Any:
     store_id, shop = _proxied_store()
-    args = request.args
-    errors: dict[str, list[str]] = {}
-
-    def field(name: str, pattern: re.Pattern[str], rule: str, required: bool = False
-              ) -> str | None:
-        value = args.get(name, "").strip()
-        if not value:
-            if required:
-                errors[name] = ["required"]
-            return None
-        if not pattern.fullmatch(value):
-            errors[name] = [rule]
-        return value
-
-    country = field("country", _COUNTRY, "an ISO 3166-1 alpha-2 code, e.g. FR", required=True)
-    province = field("province", _PROVINCE, "a province code, e.g. IDF or CA-QC")
-    postcode = field("postcode", _POSTCODE, "up to 16 letters, digits, spaces or '-'")
-    currency = field("currency", _CURRENCY, "an ISO 4217 code, e.g. EUR")
-    subtotal: Decimal | None = None
-    if args.get("subtotal", "").strip():
-        try:
-            subtotal = Decimal(args["subtotal"].strip())
-        except InvalidOperation:
-            subtotal = None
-        if subtotal is None or not subtotal.is_finite() or not 0 <= subtotal < 10**9:
-            errors["subtotal"] = ["a non-negative amount, e.g. 42.50"]
-    if errors:
-        raise ShopifyRequestError("invalid shipping estimate request", errors)
-    assert country is not None
+    try:
+        query = parse_estimate_query(request.args)
+    except ValidationError as exc:
+        raise ShopifyRequestError(exc.args[0], exc.errors) from None
     with _db().read() as conn:
         zones = store_facts(conn, store_id, "shipping_zones").get("shipping_zones")
-    rates = shipping_estimate(zones, country, province, postcode, subtotal, currency)
-    return _proxy_answer(shop=shop, country=country.upper(),
-                         province=province.upper() if province else None, postcode=postcode,
-                         currency=currency.upper() if currency else None, rates=rates,
-                         zones_synced=zones is not None)
+    return _proxy_answer(shop=shop, **estimate_answer(query, zones))
 
 
 @shopify_routes.get(f"{PROXY}/reviews/<product_id>")
 def reviews_route(product_id: str) -> Any:
-    """Product reviews for the storefront widgets. Reviews are not collected yet (a later
-    issue adds them): the answer says so honestly, with no rating rather than a made-up one."""
-    _proxied_store()
+    """A page of a product's published reviews with its rating (`?page=`), the same answer as
+    Parcours' public `/w/<store>/reviews/<product>.json`, for a theme's own script."""
+    store_id, _ = _proxied_store()
     if not _PRODUCT.fullmatch(product_id):
         raise ShopifyRequestError("invalid product id", {"product_id": ["a numeric product id"]})
-    return _proxy_answer(product_id=product_id, reviews=[], rating=None, count=0,
-                         collecting=False)
+    page = request.args.get("page", "1")
+    if not page.isdigit() or not 1 <= int(page) <= 10_000:
+        raise ShopifyRequestError("invalid page", {"page": ["a whole number from 1"]})
+    with _db().read() as conn:
+        return _proxy_answer(**product_reviews(conn, store_id, product_id, page=int(page)))

@@ -29,6 +29,7 @@ from parcours.adapters.base import (
     matches_any,
 )
 from parcours.adapters.shopify.normalize import normalize
+from parcours.adapters.shopify.storefront import STOREFRONT
 
 __all__ = ["ShopifyAdapter", "sign"]
 
@@ -45,6 +46,7 @@ class ShopifyAdapter(PlatformAdapter):
     name = "shopify"
     kept_header_prefixes = ("x-shopify-",)
     app_signed = True
+    storefront = STOREFRONT
 
     def init_app(self, app: Flask) -> None:
         """OAuth, embedded admin and app proxy routes, and the post-install job."""
@@ -54,6 +56,14 @@ class ShopifyAdapter(PlatformAdapter):
         register_routes(app)
         if "parcours.shopify.post_install" not in app.extensions:
             init_jobs(app)
+
+    def widgets_changed(self, store: StoreAccess) -> list[str]:
+        """The app embed inlines the config from the app's metafield: rewrite it."""
+        from parcours.adapters.shopify.install import rewrite_config
+
+        if rewrite_config(store.db, store.vault, store.config, store.key):
+            return ["widget config written to the app's metafield"]
+        return ["widget config metafield already current"]
 
     def commands(self) -> Sequence[click.Command]:
         from parcours.adapters.shopify.cli import shopify

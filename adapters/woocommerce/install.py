@@ -168,7 +168,11 @@ def _express(client: WooClient) -> dict[str, Any]:
                          "enabled": bool(gateway.get("enabled")),
                          "express": (settings.get(switches[0]) or {}).get("value") == "yes",
                          "locations": sorted(locations) if isinstance(locations, list) else []})
+    express = any(g["enabled"] and g["express"] for g in gateways)
+    # Both gateways' express buttons offer Apple Pay and Google Pay (the browser decides which
+    # shows); `wallets` has the same meaning as Shopify's fact, for the express widget.
     return {"gateways": gateways, "supported": any(g["enabled"] for g in gateways),
+            "wallets": ["apple_pay", "google_pay"] if express else [],
             "on_product_and_cart": any(g["enabled"] and g["express"]
                                        and {"product", "cart"} <= set(g["locations"])
                                        for g in gateways)}

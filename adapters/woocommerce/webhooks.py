@@ -37,6 +37,7 @@ from parcours.adapters.base import (
     matches_any,
 )
 from parcours.adapters.woocommerce.normalize import normalize
+from parcours.adapters.woocommerce.storefront import STOREFRONT
 
 SIGNATURE_HEADER = "x-wc-webhook-signature"
 _PING = re.compile(rb"webhook_id=([1-9][0-9]{0,18})")
@@ -49,6 +50,7 @@ def sign(secret: str, body: bytes) -> str:
 
 class WooCommerceAdapter(PlatformAdapter):
     name = "woocommerce"
+    storefront = STOREFRONT
     kept_header_prefixes = ("x-wc-webhook-",)
     app_signed = False  # every webhook has its own secret
 

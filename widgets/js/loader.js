@@ -8,11 +8,14 @@
  * or Parcours.consent(true), grants it).
  * Beacon: events are queued, sent in batches to {origin}/collect with sendBeacon (fetch
  * keepalive as fallback), and kept in localStorage when sending fails, to go with the next page.
- * Widgets: only those enabled for this page type are loaded ({origin}/widgets/{name}.js).
+ * Widgets: only those enabled for this page type are loaded ({origin}/widgets/{name}.js), after
+ * the shared kit (kit.js), in order but without blocking anything (dynamic scripts, async=false).
+ * Config merge: a platform that inlines only the page's part (WordPress: page, product, shopper,
+ * endpoints) gets the store's part (widgets, facts, storefront paths) from config.json.
  * Nothing here may break the page: every step is guarded. */
 (function (w, d) {
   if (w.Parcours) return;
-  var KEY = "prc_id", QUEUE = "prc_queue", MAX = 50, q = [], timer = 0, config, granted;
+  var KEY = "prc_id", QUEUE = "prc_queue", MAX = 50, q = [], timer = 0, config, granted, temp;
   var SCRIPTS = /*SCRIPTS*/[]; // the widget scripts this server has (filled in when served)
   var me = d.currentScript || d.querySelector("script[data-parcours=loader]");
 
@@ -31,9 +34,9 @@
   }
 
   function shopper() {
-    var id = cookie() || store(KEY);
-    if (!id) {
-      id = (w.crypto && crypto.randomUUID) ? crypto.randomUUID() : Date.now().toString(36) + Math.random().toString(36).slice(2);
+    var id = cookie() || store(KEY) || temp;
+    if (!id) { // kept for this page only until consent allows storing it
+      id = temp = (w.crypto && crypto.randomUUID) ? crypto.randomUUID() : Date.now().toString(36) + Math.random().toString(36).slice(2);
     }
     if (granted) { cookie(id); store(KEY, id); }
     return id;
@@ -77,17 +80,9 @@
     if (!timer) timer = setTimeout(flush, 1000);
   }
 
-  // The shopper's arm for a widget's experiment: a stable hash (FNV-1a) of the shopper, the
-  // widget and its salt, against the widget's holdout share. Holdout shoppers see nothing.
-  function bucket(name) {
-    var wdg = (config.widgets || {})[name] || {}, s = shopper() + ":" + name + ":" + (wdg.salt || ""), h = 2166136261;
-    for (var i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 16777619) >>> 0; }
-    return h / 4294967296 < (+wdg.holdout || 0) ? "holdout" : "exposed";
-  }
-
   function load(name) {
     var s = d.createElement("script");
-    s.async = true;
+    s.async = false; // run in insertion order (the kit first), never blocking the parser
     s.src = config.origin + "/widgets/" + name + ".js";
     d.head.appendChild(s);
   }
@@ -95,7 +90,10 @@
   function start(c) {
     config = c;
     config.origin = String(c.origin || "").replace(/\/+$/, "");
-    config.lang = (c.lang || d.documentElement.lang || "en").slice(0, 2);
+    // The store's chosen language, else the page's; French or English.
+    var lang = c.lang || d.documentElement.lang || c.locale || "en";
+    config.locale = d.documentElement.lang || lang; // formats numbers and dates as the page
+    config.lang = /^fr/i.test(lang) ? "fr" : "en";
     config.page = c.page || (d.body && d.body.getAttribute("data-parcours-page")) || "other";
     // The platform's own ids of this shopper (WordPress plugin: user and keyed session hash).
     var who = c.shopper || {}, ids = config.identities = {};
@@ -105,20 +103,33 @@
     store(QUEUE, null);
     if (held.length && allowed()) send(held);
     track("page_viewed", { path: location.pathname });
-    var widgets = c.widgets || {};
+    var widgets = c.widgets || {}, names = [];
     for (var name in widgets) {
       var wdg = widgets[name];
       if (wdg && wdg.enabled && SCRIPTS.indexOf(name) > -1 &&
-          (!wdg.pages || wdg.pages.indexOf(config.page) > -1)) load(name);
+          (!wdg.pages || wdg.pages.indexOf(config.page) > -1)) names.push(name);
     }
+    if (names.length) ["kit"].concat(names).forEach(load);
+  }
+
+  function fetchConfig(origin, key, inline) {
+    fetch(origin + "/w/" + encodeURIComponent(key) + "/config.json", { credentials: "omit" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (c) {
+        if (!c) return;
+        var lang = c.lang;
+        c = Object.assign({ origin: origin }, c, inline);
+        if (lang) c.lang = lang; // the store's choice wins over the page's
+        start(c);
+      }, function () {});
   }
 
   w.Parcours = {
     track: track,
     flush: flush,
-    bucket: bucket,
     config: function () { return config; },
     shopper: function () { return config && allowed() ? shopper() : null; },
+    id: function () { return shopper(); }, // the id buckets hash, consent or not (never stored without it)
     consent: function (yes) {
       w.ParcoursConsent = !!yes;
       if (yes) return flush();
@@ -131,12 +142,10 @@
   w.addEventListener("pagehide", flush);
 
   try {
-    if (w.ParcoursConfig) return start(w.ParcoursConfig);
-    var src = me && me.src, key = me && me.getAttribute("data-store");
-    if (!src || !key) return;
-    var origin = src.slice(0, src.indexOf("/widgets/"));
-    fetch(origin + "/w/" + encodeURIComponent(key) + "/config.json", { credentials: "omit" })
-      .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (c) { if (c) start(Object.assign({ origin: origin }, c)); }, function () {});
+    var inline = w.ParcoursConfig;
+    if (inline && inline.widgets) return start(inline);
+    var src = me && me.src || "", key = inline ? inline.store : me && me.getAttribute("data-store");
+    var origin = inline ? inline.origin : src.slice(0, src.indexOf("/widgets/"));
+    if (key && origin) fetchConfig(String(origin).replace(/\/+$/, ""), key, inline);
   } catch (e) { /* never break the page */ }
 })(window, document);

@@ -13,7 +13,12 @@
   }
   if (!config || typeof config.origin !== "string" || !/^https?:\/\/[^/]/.test(config.origin)) return;
   config.origin = config.origin.replace(/\/+$/, "");
-  if (!config.lang) config.lang = node.getAttribute("data-lang") || d.documentElement.lang || "en";
+  function attr(name) { return node.getAttribute("data-" + name); }
+  // The store's chosen language wins; else the storefront's current one.
+  config.lang = config.lang || attr("lang") || d.documentElement.lang || "en";
+  // The page's own facts, where Liquid knew them; the currency is the shopper's (markets).
+  ["page", "currency", "country"].forEach(function (name) { if (attr(name)) config[name] = attr(name); });
+  if (attr("product")) config.product = { id: attr("product"), price: attr("price") };
   w.ParcoursConfig = config;
   var script = d.createElement("script");
   script.async = true;

@@ -50,6 +50,7 @@ final class Parcours_Plugin {
 		}
 		Parcours_Settings::register();
 		Parcours_Storefront::register();
+		Parcours_Mounts::register();
 		Parcours_Reviews::register();
 		Parcours_Shipping_Estimate::register();
 		Parcours_Stitching::register();

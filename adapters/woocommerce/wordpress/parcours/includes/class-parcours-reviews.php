@@ -42,6 +42,10 @@ final class Parcours_Reviews {
 	 * Put the Parcours stars where WooCommerce's rating line is (replacing it: one rating line),
 	 * or right after the title when the theme removed it.
 	 *
+	 * WooCommerce hooks its rating and its price both at 10, the rating first. A callback added
+	 * now at 10 would run after the price, so the stars take the priority just before the
+	 * rating's: between the title (5) and the price, where the rating line was.
+	 *
 	 * @return void
 	 */
 	public static function place_stars(): void {
@@ -53,6 +57,7 @@ final class Parcours_Reviews {
 			$priority = self::STARS_PRIORITY;
 		} else {
 			remove_action( 'woocommerce_single_product_summary', 'woocommerce_template_single_rating', $priority );
+			--$priority;
 		}
 		add_action( 'woocommerce_single_product_summary', array( __CLASS__, 'render_stars' ), $priority );
 	}

@@ -93,7 +93,10 @@ final class Parcours_Storefront {
 			'currency'          => get_woocommerce_currency(),
 			'customer_id'       => get_current_user_id(),
 			'session'           => self::session_identity(),
+			'country'           => self::shipping_country(),
 			'shipping_estimate' => Parcours_Shipping_Estimate::url(),
+			'store_api'         => rest_url( 'wc/store/v1' ),
+			'checkout_url'      => wc_get_checkout_url(),
 		);
 		if ( 'product' === $page ) {
 			$product = wc_get_product( get_queried_object_id() );
@@ -109,6 +112,17 @@ final class Parcours_Storefront {
 		 * @param string $page   "product", "cart" or "checkout".
 		 */
 		return (array) apply_filters( 'parcours_storefront_config', parcours_storefront_config( $facts ), $page );
+	}
+
+	/**
+	 * Where the shopper's parcels would go, as WooCommerce guesses it (their address, else the
+	 * store's default customer location: base country or geolocation), for the first estimate.
+	 *
+	 * @return string Country code, or '' when unknown.
+	 */
+	public static function shipping_country(): string {
+		$customer = function_exists( 'WC' ) ? WC()->customer : null;
+		return is_object( $customer ) && method_exists( $customer, 'get_shipping_country' ) ? (string) $customer->get_shipping_country() : '';
 	}
 
 	/**

@@ -132,7 +132,10 @@ function parcours_session_identity( string $session_customer_id, string $key ): 
  *     @type string|null $product_price       Display price, decimal string.
  *     @type int         $customer_id         get_current_user_id(): 0 for guests.
  *     @type string|null $session             parcours_session_identity().
+ *     @type string      $country             The shopper's shipping country (base or geolocated).
  *     @type string      $shipping_estimate   REST URL of the shipping estimate.
+ *     @type string      $store_api           REST URL of WooCommerce's Store API (wc/store/v1).
+ *     @type string      $checkout_url        wc_get_checkout_url().
  * }
  * @return array
  */
@@ -155,8 +158,16 @@ function parcours_storefront_config( array $facts ): array {
 		'customer_id' => $customer_id > 0 ? (string) $customer_id : null,
 		'wc_session'  => $facts['session'] ?? null,
 	);
+	$country = strtoupper( (string) ( $facts['country'] ?? '' ) );
+	if ( preg_match( '/^[A-Z]{2}$/', $country ) ) {
+		$config['country'] = $country;
+	}
+	// The widgets' storefront paths name these (Parcours' WooCommerce storefront description):
+	// the plugin's estimate route, the cart through the Store API, the checkout.
 	$config['endpoints'] = array(
 		'shipping_estimate' => (string) ( $facts['shipping_estimate'] ?? '' ),
+		'store_api'         => rtrim( (string) ( $facts['store_api'] ?? '' ), '/' ),
+		'checkout_url'      => (string) ( $facts['checkout_url'] ?? '' ),
 	);
 	return $config;
 }
