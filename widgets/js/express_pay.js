@@ -31,7 +31,7 @@
     function href() {
       return k.fill(path, Object.assign({}, c.endpoints, { variant: k.variant(), quantity: k.quantity() }), 1);
     }
-    var a = k.el("a", { "class": "prc-btn", href: href() }, k.t("Buy now with ", "Acheter avec ") + names.join(" \u00b7 "));
+    var a = k.el("a", { "class": "prc-btn", href: href() }, (product ? k.t("Buy now with ", "Acheter avec ") : k.t("Check out with ", "Payer avec ")) + names.join(" \u00b7 "));
     a.addEventListener("click", function () {
       a.href = href(); // the variant or quantity may have changed since
       k.engaged(props, { wallets: names });

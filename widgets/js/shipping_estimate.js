@@ -1,7 +1,7 @@
 /* Early shipping cost: what delivery costs, before checkout (most shoppers who leave at
  * checkout do so over costs they saw too late).
  *
- * Product page: "Delivery to France from 4.90 · free from 60.00" at once, from the zone summary
+ * Product page: "France: delivery from 4.90 · free from 60.00" at once, from the zone summary
  * in the config (config.shipping), then an optional country + postcode estimate through the
  * platform's route (storefront.estimate: Shopify's app proxy, the WordPress plugin's route,
  * Parcours' own for custom shops). Cart page: the cart's subtotal (storefront.cart), how much is
@@ -45,12 +45,12 @@
         bar.max = free;
         bar.value = Math.min(subtotal, free);
         bar.style.visibility = "";
-        return (line.textContent = left > 0 ? t("Add ", "Plus que ") + k.money(left) + t(" for free delivery to ", " pour la livraison offerte vers ") + to
-          : t("Free delivery to ", "Livraison offerte vers ") + to);
+        return (line.textContent = to + t(": ", " : ") + (left > 0 ? t("add ", "plus que ") + k.money(left) +
+          t(" for free delivery", " pour la livraison offerte") : t("free delivery", "livraison offerte")));
       }
-      if (free === 0 || (free && (cart ? subtotal : price) >= free)) return (line.textContent = t("Free delivery to ", "Livraison offerte vers ") + to);
-      line.textContent = t("Delivery to ", "Livraison vers ") + to + (z.from ? t(" from ", " \u00e0 partir de ") + k.money(z.from) : "") +
-        (free ? " \u00b7 " + t("free from ", "offerte d\u00e8s ") + k.money(free) : "");
+      line.textContent = to + t(": ", " : ") + (free === 0 || (free && (cart ? subtotal : price) >= free) ? t("free delivery", "livraison offerte")
+        : t("delivery", "livraison") + (z.from ? t(" from ", " \u00e0 partir de ") + k.money(z.from) : "") +
+        (free ? " \u00b7 " + t("free from ", "offerte d\u00e8s ") + k.money(free) : ""));
     }
 
     function label(text, input) {
