@@ -122,6 +122,14 @@ def _rendered(page: Any) -> list[str]:
         ".map(m => m.dataset.parcoursWidget)")
 
 
+def _product_page(page: Any, shop: Shop, theme: str, query: str = "") -> None:
+    """The demo product page once every product widget, reviews included, has rendered."""
+    page.goto(shop.page(theme, "products/p-101" + query))
+    for widget in PRODUCT_WIDGETS:
+        _filled(page, widget)
+    page.locator("#prc-reviews article").first.wait_for()
+
+
 def _add_to_cart(page: Any, shop: Shop, theme: str, product: str = "p-101",
                  quantity: int = 1) -> None:
     page.goto(shop.page(theme, f"products/{product}"))
@@ -435,10 +443,7 @@ def test_keyboard_only(shop: Shop, context: Any) -> None:
 @pytest.mark.parametrize("theme", THEMES)
 def test_no_layout_shift(shop: Shop, context: Any, theme: str) -> None:
     page = context.new_page()
-    page.goto(shop.page(theme, "products/p-101"))
-    for widget in PRODUCT_WIDGETS:
-        _filled(page, widget)
-    page.locator("#prc-reviews article").first.wait_for()
+    _product_page(page, shop, theme)
     assert page.evaluate(CLS) == 0
     _add_to_cart(page, shop, theme)
     for widget in CART_WIDGETS:
@@ -456,13 +461,14 @@ CONTRAST = """() => {
         : ((v + 0.055) / 1.055) ** 2.4).reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
     const out = [];
     for (const node of document.querySelectorAll("[data-parcours-widget] *")) {
-        if (!node.childNodes.length || ![...node.childNodes].some(c => c.nodeType == 3 && c.textContent.trim())
-            || node.disabled || node.closest("[hidden]")) continue;
+        const texts = [...node.childNodes].filter(c => c.nodeType == 3 && c.textContent.trim());
+        if (!texts.length || node.disabled || node.closest("[hidden]")) continue;
         let bg = node, color = rgb(getComputedStyle(node).color);
         while (bg && rgb(getComputedStyle(bg).backgroundColor)[3] === 0) bg = bg.parentElement;
         const back = bg ? rgb(getComputedStyle(bg).backgroundColor) : [255, 255, 255];
         const [hi, lo] = [lum(color), lum(back)].sort((a, b) => b - a);
-        out.push([node.textContent.trim().slice(0, 30), Math.round((hi + 0.05) / (lo + 0.05) * 100) / 100]);
+        const ratio = Math.round((hi + 0.05) / (lo + 0.05) * 100) / 100;
+        out.push([node.textContent.trim().slice(0, 30), ratio]);
     }
     return out;
 }"""
@@ -471,10 +477,7 @@ CONTRAST = """() => {
 @pytest.mark.parametrize("theme", THEMES)
 def test_widget_text_contrast_is_at_least_aa(shop: Shop, context: Any, theme: str) -> None:
     page = context.new_page()
-    page.goto(shop.page(theme, "products/p-101"))
-    for widget in PRODUCT_WIDGETS:
-        _filled(page, widget)
-    page.locator("#prc-reviews article").first.wait_for()
+    _product_page(page, shop, theme)
     ratios = page.evaluate(CONTRAST)
     assert len(ratios) > 20  # the check saw the widgets' texts
     assert [(text, ratio) for text, ratio in ratios if ratio < 4.5] == []
@@ -507,10 +510,7 @@ def test_screenshots_of_each_widget(shop: Shop, context: Any, lang: str) -> None
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     suffix = "?lang=fr" if lang == "fr" else ""
     page = context.new_page()
-    page.goto(shop.page("dawn", "products/p-101" + suffix))
-    for widget in PRODUCT_WIDGETS:
-        _filled(page, widget)
-    page.locator("#prc-reviews article").first.wait_for()
+    _product_page(page, shop, "dawn", suffix)
     estimate = page.locator('[data-parcours-widget="shipping_estimate"]')
     estimate.get_by_role("button").first.click()
     estimate.locator("[name=postcode]").fill("75011")
