@@ -269,6 +269,29 @@ def bench_ingest(seconds: float, concurrencies: tuple[int, ...], rate: float,
     echo_json(run(seconds=seconds, concurrencies=concurrencies, rate=rate, backends=backends))
 
 
+@bench.command("widgets")
+@click.option("--runs", default=5, show_default=True, type=click.IntRange(min=0),
+              help="Lighthouse runs per page and side (0: sizes only)")
+@click.option("--page", default="both", show_default=True,
+              type=click.Choice(["dawn", "storefront", "both"]))
+@click.option("--keep-results", "keep", type=click.Path(file_okay=False),
+              help="also save every raw Lighthouse result in this folder")
+@click.option("--json", "as_json", is_flag=True, help="JSON output (else a short table)")
+def bench_widgets(runs: int, page: str, keep: str | None, as_json: bool) -> None:
+    """Script sizes against their budgets; Lighthouse score of the demo product page with and
+    without Parcours (median of --runs each, alternating)."""
+    from pathlib import Path
+
+    from parcours.bench.widgets import PAGES, run, table
+
+    report = run(runs=runs, pages=tuple(PAGES) if page == "both" else (page,),
+                 keep=Path(keep) if keep else None)
+    if as_json:
+        echo_json(report)
+    else:
+        click.echo(table(report))
+
+
 for _command in (*COMMANDS, widgets):
     main.add_command(_command)
 for _adapter in adapters():

@@ -271,6 +271,19 @@ def checkout_page(theme: str) -> Any:
     return _page(theme, "checkout.html", "checkout", lines=lines, subtotal=total)
 
 
+@demo_shop.get("/assets/products/<product_id>.svg")
+def product_image(product_id: str) -> Response:
+    """A product's picture: an image file, as on a real shop, so that it is the page's largest
+    element for Lighthouse (an inline SVG is not an LCP candidate)."""
+    product = _catalog().get(product_id) or abort(404)
+    hue = int(product.id[2:]) * 47 % 360
+    body = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 800 600" width="800" '
+            f'height="600"><rect width="800" height="600" fill="hsl({hue},30%,90%)"/>'
+            f'<circle cx="400" cy="300" r="150" fill="hsl({hue},35%,60%)"/></svg>')
+    return Response(body, mimetype="image/svg+xml",
+                    headers={"Cache-Control": "public, max-age=86400"})
+
+
 @demo_shop.get("/assets/parcours-boot.js")
 def boot_script() -> Response:
     """The Shopify app embed's boot script, as the theme app extension ships it."""

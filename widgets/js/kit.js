@@ -6,7 +6,8 @@
  * - show(name): the exposure. Reports widget_shown with the shopper's bucket (Parcours.bucket);
  *   the caller shows nothing when it is "holdout". engaged(props): reports widget_engaged.
  * - t(en, fr): the page's language; money(amount, currency): Intl.NumberFormat in the page's
- *   locale; el(tag, attrs, text): elements whose text is always text (never parsed as HTML).
+ *   locale; num(n), date(iso): a rating and a day as the language writes them;
+ *   el(tag, attrs, text): elements whose text is always text (never parsed as HTML).
  * - call(path, values): a storefront path from the config (docs/widgets.md): "{name}"
  *   placeholders filled from `values` (URL-encoded in the path, unless the value is itself a
  *   URL or a path), a query, a JSON body, the platform's nonce; JSON back.
@@ -14,7 +15,7 @@
 (function (w, d) {
   var P = w.Parcours, c = P && P.config();
   if (!c || P.kit) return;
-  var s = c.storefront || {}, nonce, cache = {};
+  var s = c.storefront || {}, nonce, cache = {}, money = {};
 
   function pick(o, path) {
     String(path).split(".").forEach(function (k) { o = o == null ? o : o[k]; });
@@ -120,10 +121,19 @@
   P.kit = {
     fr: c.lang == "fr",
     t: function (en, fr) { return c.lang == "fr" ? fr : en; },
+    // One formatter per currency: building one is the costly part of Intl (locale data).
     money: function (n, cur) {
+      cur = cur || c.currency;
       try {
-        return new Intl.NumberFormat(c.locale, { style: "currency", currency: cur || c.currency }).format(n);
-      } catch (e) { return (+n).toFixed(2) + " " + (cur || c.currency || ""); }
+        return (money[cur] = money[cur] || new Intl.NumberFormat(c.locale, { style: "currency", currency: cur })).format(n);
+      } catch (e) { return (+n).toFixed(2) + " " + (cur || ""); }
+    },
+    // A rating and a date without more Intl objects (each costs its locale data at load).
+    num: function (n) { return String(n).replace(".", c.lang == "fr" ? "," : "."); },
+    date: function (iso) {
+      var x = new Date(iso), m = (c.lang == "fr" ? "janv. f\u00e9vr. mars avr. mai juin juil. ao\u00fbt sept. oct. nov. d\u00e9c."
+        : "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec").split(" ");
+      return x.getDate() + " " + m[x.getMonth()] + " " + x.getFullYear();
     },
     el: el, pick: pick, fill: fill, call: call, mount: mount, show: show, on: on,
     engaged: function (props, extra) { P.track("widget_engaged", Object.assign({}, props, extra)); },

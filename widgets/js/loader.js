@@ -27,18 +27,19 @@
     } catch (e) { /* storage off: the id lives for the page only */ }
   }
 
-  function cookie(value) {
-    var m = d.cookie.match(/(?:^|; )prc_id=([^;]+)/);
-    if (value) d.cookie = KEY + "=" + value + ";path=/;max-age=31536000;SameSite=Lax" + (location.protocol == "https:" ? ";Secure" : "");
+  // Cookies first: localStorage's first touch on a page costs a synchronous trip to storage,
+  // so it is read only when the cookie is missing (the id) or says there is something (queue).
+  function cookie(name, value, age) {
+    var m = d.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]+)"));
+    if (value) d.cookie = name + "=" + value + ";path=/;max-age=" + (age || 31536000) + ";SameSite=Lax" + (location.protocol == "https:" ? ";Secure" : "");
     return m ? m[1] : null;
   }
 
   function shopper() {
-    var id = cookie() || store(KEY) || temp;
-    if (!id) { // kept for this page only until consent allows storing it
-      id = temp = (w.crypto && crypto.randomUUID) ? crypto.randomUUID() : Date.now().toString(36) + Math.random().toString(36).slice(2);
-    }
-    if (granted) { cookie(id); store(KEY, id); }
+    var id = cookie(KEY);
+    if (id) return id;
+    id = store(KEY) || temp || (temp = (w.crypto && crypto.randomUUID) ? crypto.randomUUID() : Date.now().toString(36) + Math.random().toString(36).slice(2));
+    if (granted) { cookie(KEY, id); store(KEY, id); } // else kept for this page only
     return id;
   }
 
@@ -49,7 +50,7 @@
 
   function send(events) {
     var body = JSON.stringify({ key: config.store, events: events }), url = config.origin + "/collect";
-    var keep = function () { store(QUEUE, JSON.stringify(pending().concat(events).slice(-MAX))); };
+    var keep = function () { store(QUEUE, JSON.stringify(pending().concat(events).slice(-MAX))); cookie(QUEUE, 1, 2592000); };
     if (!navigator.onLine) return keep();
     try {
       if (navigator.sendBeacon && navigator.sendBeacon(url, body)) return;
@@ -99,9 +100,12 @@
     var who = c.shopper || {}, ids = config.identities = {};
     if (who.customer_id) ids.customer_id = String(who.customer_id);
     if (who.wc_session) ids.cart_token = String(who.wc_session);
-    var held = pending();
-    store(QUEUE, null);
-    if (held.length && allowed()) send(held);
+    if (cookie(QUEUE)) { // events kept while offline: they go now
+      var held = pending();
+      store(QUEUE, null);
+      d.cookie = QUEUE + "=;path=/;max-age=0";
+      if (held.length && allowed()) send(held);
+    }
     track("page_viewed", { path: location.pathname });
     var widgets = c.widgets || {}, names = [];
     for (var name in widgets) {

@@ -12,7 +12,7 @@
     if (props.bucket == "holdout") return;
     var box = k.el("section", { "class": "prc-reviews", id: "prc-reviews", "aria-labelledby": "prc-reviews-h" });
     var list = k.el("div", { "aria-live": "polite" }), nav = k.el("nav", { "aria-label": t("Review pages", "Pages d\u2019avis") });
-    var days = new Intl.DateTimeFormat(c.locale, { dateStyle: "medium" }), per = (c.widgets[NAME] || {}).per_page || 5;
+    var per = (c.widgets[NAME] || {}).per_page || 5;
     box.appendChild(k.el("h2", { id: "prc-reviews-h" }, t("Customer reviews", "Avis clients")));
     box.appendChild(list);
     box.appendChild(nav);
@@ -34,10 +34,10 @@
         list.textContent = "";
         nav.textContent = "";
         if (!body.rating.count) return list.appendChild(k.el("p", { "class": "prc-muted" }, t("No reviews yet.", "Pas encore d\u2019avis.")));
-        list.appendChild(k.el("p", {}, body.rating.average.toLocaleString(c.locale) + t(" out of 5, ", " sur 5, ") + body.rating.count + " " + t(body.rating.count > 1 ? "reviews" : "review", "avis")));
+        list.appendChild(k.el("p", {}, k.num(body.rating.average) + t(" out of 5, ", " sur 5, ") + body.rating.count + " " + t(body.rating.count > 1 ? "reviews" : "review", "avis")));
         body.reviews.forEach(function (r) {
           var a = k.el("article", { "class": "prc-review" }), by = k.el("p", { "class": "prc-muted" },
-            (r.author || t("Customer", "Client")) + " \u00b7 " + days.format(new Date(r.created_at)));
+            (r.author || t("Customer", "Client")) + " \u00b7 " + k.date(r.created_at));
           a.appendChild(stars(r.rating));
           if (r.title) a.appendChild(k.el("strong", {}, " " + r.title));
           a.appendChild(k.el("p", {}, r.body));

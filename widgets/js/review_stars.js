@@ -18,7 +18,7 @@
       if (!r.count) return;
       if (!m.children.length) {
         var n = Math.round(r.average), a = k.el("a", { href: "#prc-reviews" }, " " + r.count + " " + k.t(r.count > 1 ? "reviews" : "review", "avis"));
-        m.appendChild(k.el("span", { "class": "prc-stars", role: "img", "aria-label": k.t("Rated ", "Note : ") + r.average.toLocaleString(c.locale) + k.t(" out of 5", " sur 5") }, "\u2605\u2605\u2605\u2605\u2605".slice(0, n) + "\u2606\u2606\u2606\u2606\u2606".slice(n)));
+        m.appendChild(k.el("span", { "class": "prc-stars", role: "img", "aria-label": k.t("Rated ", "Note : ") + k.num(r.average) + k.t(" out of 5", " sur 5") }, "\u2605\u2605\u2605\u2605\u2605".slice(0, n) + "\u2606\u2606\u2606\u2606\u2606".slice(n)));
         m.appendChild(a);
         a.addEventListener("click", function () { k.engaged(props); });
       }

@@ -1,7 +1,7 @@
 /* Early shipping cost: what delivery costs, before checkout (most shoppers who leave at
  * checkout do so over costs they saw too late).
  *
- * Product page: "France: delivery from 4.90 · free from 60.00" at once, from the zone summary
+ * Product page: "Delivery from 4.90 · free from 60.00" at once, from the zone summary
  * in the config (config.shipping), then an optional country + postcode estimate through the
  * platform's route (storefront.estimate: Shopify's app proxy, the WordPress plugin's route,
  * Parcours' own for custom shops). Cart page: the cart's subtotal (storefront.cart), how much is
@@ -17,10 +17,12 @@
     if (!m || m.querySelector(".prc-ship")) return;
     var country = (m.getAttribute("data-country") || c.country || (navigator.language || "").split("-")[1] || "").toUpperCase();
     var price = +((c.product || {}).price || m.getAttribute("data-price")) || 0, subtotal = null;
-    var regions = w.Intl && Intl.DisplayNames && new Intl.DisplayNames([c.locale, "en"], { type: "region" });
+    var regions, named = false; // country names once the shopper opens the form (costly locale data)
 
     function region(cc) {
-      try { return regions.of(cc); } catch (e) { return cc; }
+      try {
+        return (regions = regions || new Intl.DisplayNames([c.locale, "en"], { type: "region" })).of(cc);
+      } catch (e) { return cc; }
     }
 
     // The zone summary that applies: the first naming the country, else the rest of the world.
@@ -36,8 +38,12 @@
     var out = k.el("div", { "aria-live": "polite" }), form = k.el("form", { hidden: "" });
     var toggle = k.el("button", { type: "button", "aria-expanded": "false" }, t("Estimate for my address", "Estimer pour mon adresse"));
 
+    function say(text) { // "France: delivery from…" once the shopper chose, else "Delivery from…"
+      line.textContent = named ? region(country) + t(": ", " : ") + text : text.charAt(0).toUpperCase() + text.slice(1);
+    }
+
     function render() {
-      var z = zone(country), free = z && z.free_from != null ? +z.free_from : null, to = region(country);
+      var z = zone(country), free = z && z.free_from != null ? +z.free_from : null;
       bar.style.visibility = "hidden"; // keeps its place: nothing moves when it shows
       if (!z || (cart && s.cart && subtotal == null)) return (line.textContent = ""); // one change, not two
       if (cart && subtotal != null && free) {
@@ -45,10 +51,10 @@
         bar.max = free;
         bar.value = Math.min(subtotal, free);
         bar.style.visibility = "";
-        return (line.textContent = to + t(": ", " : ") + (left > 0 ? t("add ", "plus que ") + k.money(left) +
-          t(" for free delivery", " pour la livraison offerte") : t("free delivery", "livraison offerte")));
+        return say(left > 0 ? t("add ", "plus que ") + k.money(left) + t(" for free delivery", " pour la livraison offerte")
+          : t("free delivery", "livraison offerte"));
       }
-      line.textContent = to + t(": ", " : ") + (free === 0 || (free && (cart ? subtotal : price) >= free) ? t("free delivery", "livraison offerte")
+      say(free === 0 || (free && (cart ? subtotal : price) >= free) ? t("free delivery", "livraison offerte")
         : t("delivery", "livraison") + (z.from ? t(" from ", " \u00e0 partir de ") + k.money(z.from) : "") +
         (free ? " \u00b7 " + t("free from ", "offerte d\u00e8s ") + k.money(free) : ""));
     }
@@ -61,11 +67,6 @@
     }
     var id = "prc-" + Math.random().toString(36).slice(2);
     var select = label(t("Country", "Pays"), k.el("select", { name: "country", autocomplete: "country", id: id }));
-    ((sum && sum.countries.length ? sum.countries : [country]).indexOf(country) < 0 ? [country] : [])
-      .concat(sum ? sum.countries : []).forEach(function (cc) {
-        if (cc) select.appendChild(k.el("option", { value: cc }, region(cc)));
-      });
-    select.value = country;
     var postcode = label(t("Postcode", "Code postal"), k.el("input", { name: "postcode", autocomplete: "postal-code", maxlength: "16", size: "8" }));
     form.appendChild(k.el("button", { type: "submit" }, t("Estimate", "Estimer")));
 
@@ -74,7 +75,16 @@
       form.hidden = !opening;
       out.style.minHeight = opening ? "4.5em" : ""; // room for the answer: nothing moves when it comes
       toggle.setAttribute("aria-expanded", String(opening));
-      if (opening) { k.engaged(props); select.focus(); }
+      if (opening && !named) { // the countries the store ships to, named in the page's language
+        named = true;
+        ((sum ? sum.countries : []).indexOf(country) < 0 ? [country] : []).concat(sum ? sum.countries : []).forEach(function (cc) {
+          if (cc) select.appendChild(k.el("option", { value: cc }, region(cc)));
+        });
+        select.value = country;
+        render();
+        k.engaged(props);
+      }
+      if (opening) select.focus();
     });
 
     form.addEventListener("submit", function (e) {
