@@ -254,11 +254,14 @@ def chrome_version(path: str) -> str | None:
     return out.strip() or None
 
 
-def lighthouse(binary: str, url: str) -> dict[str, Any]:
-    """One Lighthouse run of `url`: its JSON result."""
+def lighthouse(binary: str, url: str, cpu_slowdown: float | None = None) -> dict[str, Any]:
+    """One Lighthouse run of `url`: its JSON result. `cpu_slowdown` replaces Lighthouse's 4x,
+    as its docs advise on a host slower than a high-end desktop (docs/throttling.md)."""
     command = [binary, url, "--only-categories=performance", "--output=json",
                "--output-path=stdout", "--quiet", "--disable-full-page-screenshot",
                f"--chrome-flags={' '.join(CHROME_FLAGS)}"]
+    if cpu_slowdown is not None:
+        command.append(f"--throttling.cpuSlowdownMultiplier={cpu_slowdown:g}")
     try:
         done = subprocess.run(command, capture_output=True, text=True,
                               timeout=LIGHTHOUSE_TIMEOUT, check=False,
@@ -314,22 +317,23 @@ def _warm_up(base: str, paths: Sequence[str]) -> None:
 
 # -- the benchmark ------------------------------------------------------------------------------
 
-def _measure(binary: str, url: str, progress: Progress,
-             label: str) -> tuple[Run, dict[str, Any]]:
+def _measure(binary: str, url: str, progress: Progress, label: str,
+             cpu_slowdown: float | None) -> tuple[Run, dict[str, Any]]:
     """One run and its raw result. A failed run is retried once (a Chromium hiccup should not
     cost the whole bench); a second failure stops the bench, as dropping runs would bias the
     medians."""
     try:
-        result = lighthouse(binary, url)
+        result = lighthouse(binary, url, cpu_slowdown)
         return parse_result(result), result
     except LighthouseError as error:
         progress(f"{label}: {error}; retrying once")
-    result = lighthouse(binary, url)
+    result = lighthouse(binary, url, cpu_slowdown)
     return parse_result(result), result
 
 
 def measure_pages(pages: Sequence[str], runs: int, progress: Progress = _stderr,
-                  keep: Path | None = None) -> dict[str, Any]:
+                  keep: Path | None = None, cpu_slowdown: float | None = None
+                  ) -> dict[str, Any]:
     """The Lighthouse part of the report; with `keep`, every raw result is saved there too
     (to see which audit moved when a delta surprises)."""
     binary = lighthouse_binary(progress)
@@ -349,7 +353,7 @@ def measure_pages(pages: Sequence[str], runs: int, progress: Progress = _stderr,
                     url = base + PAGES[page] + ("" if side == "with" else "?parcours=off")
                     label = f"{page} {side} parcours ({index + 1}/{runs})"
                     started = time.perf_counter()
-                    one, result = _measure(binary, url, progress, label)
+                    one, result = _measure(binary, url, progress, label, cpu_slowdown)
                     measured[page][side].append(one)
                     versions.add(str(result.get("lighthouseVersion")))
                     settings = result.get("configSettings", settings)
@@ -366,9 +370,12 @@ def measure_pages(pages: Sequence[str], runs: int, progress: Progress = _stderr,
             "form_factor": settings.get("formFactor"),
             "throttling_method": settings.get("throttlingMethod"),
             "throttling": settings.get("throttling"),
-            "note": "Lighthouse's defaults (mobile emulation, simulated throttling), as "
-                    "Shopify's bar is measured; only --only-categories=performance and "
-                    "--disable-full-page-screenshot added",
+            "note": ("Lighthouse's defaults (mobile emulation, simulated throttling), as "
+                     "Shopify's bar is measured; only --only-categories=performance and "
+                     "--disable-full-page-screenshot added" if cpu_slowdown is None else
+                     f"CPU slowdown {cpu_slowdown:g}x instead of 4x (calibrated to this host's"
+                     " BenchmarkIndex, as Lighthouse's docs/throttling.md advises); otherwise"
+                     " Lighthouse's defaults"),
         },
         "server": "werkzeug on 127.0.0.1, this process; no compression, no CDN",
         "runs": runs, "order": "alternating: with, without, with, without, ...",
@@ -380,7 +387,7 @@ def measure_pages(pages: Sequence[str], runs: int, progress: Progress = _stderr,
 
 
 def run(runs: int = 5, pages: Sequence[str] = tuple(PAGES), progress: Progress = _stderr,
-        keep: Path | None = None) -> dict[str, Any]:
+        keep: Path | None = None, cpu_slowdown: float | None = None) -> dict[str, Any]:
     """The whole benchmark: a JSON-able report (`runs=0`: sizes only)."""
     unknown = set(pages) - set(PAGES)
     if unknown:
@@ -397,7 +404,7 @@ def run(runs: int = 5, pages: Sequence[str] = tuple(PAGES), progress: Progress =
         if before[0] >= (os.cpu_count() or 1) / 2:
             progress(f"warning: load average {before[0]:.1f} on {os.cpu_count()} CPUs: the "
                      "scores will be noisy (TBT above all)")
-        report["lighthouse"] = measure_pages(pages, runs, progress, keep)
+        report["lighthouse"] = measure_pages(pages, runs, progress, keep, cpu_slowdown)
         report["lighthouse"]["load_average_1min"] = {"before": round(before[0], 2),
                                                      "after": round(os.getloadavg()[0], 2)}
     report["seconds"] = round(time.perf_counter() - started, 1)

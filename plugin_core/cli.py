@@ -276,8 +276,12 @@ def bench_ingest(seconds: float, concurrencies: tuple[int, ...], rate: float,
               type=click.Choice(["dawn", "storefront", "both"]))
 @click.option("--keep-results", "keep", type=click.Path(file_okay=False),
               help="also save every raw Lighthouse result in this folder")
+@click.option("--cpu-slowdown", type=click.FloatRange(min=1), default=None,
+              help="Lighthouse's CPU slowdown instead of 4x, for a slower host (see its "
+                   "BenchmarkIndex in the report)")
 @click.option("--json", "as_json", is_flag=True, help="JSON output (else a short table)")
-def bench_widgets(runs: int, page: str, keep: str | None, as_json: bool) -> None:
+def bench_widgets(runs: int, page: str, keep: str | None, cpu_slowdown: float | None,
+                  as_json: bool) -> None:
     """Script sizes against their budgets; Lighthouse score of the demo product page with and
     without Parcours (median of --runs each, alternating)."""
     from pathlib import Path
@@ -285,7 +289,7 @@ def bench_widgets(runs: int, page: str, keep: str | None, as_json: bool) -> None
     from parcours.bench.widgets import PAGES, run, table
 
     report = run(runs=runs, pages=tuple(PAGES) if page == "both" else (page,),
-                 keep=Path(keep) if keep else None)
+                 keep=Path(keep) if keep else None, cpu_slowdown=cpu_slowdown)
     if as_json:
         echo_json(report)
     else:

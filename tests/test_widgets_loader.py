@@ -297,17 +297,20 @@ def test_buckets_are_stable_per_shopper_and_split_by_the_share(app: Flask, serve
     page = shopper_browser.new_page()
     page.goto(f"{served.origin}/panier")
     until("the kit", lambda: page.evaluate("!!window.Parcours && !!window.Parcours.kit"))
-    arms = page.evaluate("""() => {
-        const arms = [];
-        for (let i = 0; i < 2000; i++) {
-            document.cookie = 'prc_id=shopper-' + i + ';path=/';
-            arms.push(window.Parcours.bucket('guest_checkout'));
-        }
-        return arms;
-    }""")
+    arms = page.evaluate("""() => Array.from({length: 2000},
+        (_, i) => window.Parcours.bucket('guest_checkout', 'shopper-' + i))""")
     held = arms.count("holdout") / len(arms)
     assert 0.26 < held < 0.34  # the share, within sampling error for 2,000 shoppers
-    again = page.evaluate("document.cookie = 'prc_id=shopper-7;path=/';"
-                          "[1, 2, 3].map(() => window.Parcours.bucket('guest_checkout'))")
+    again = page.evaluate("[1, 2, 3].map(() => "
+                          "window.Parcours.bucket('guest_checkout', 'shopper-7'))")
     assert len(set(again)) == 1 and again[0] == arms[7]
+    # This page's own shopper: their id decides, on every page.
+    mine = page.evaluate("[window.Parcours.bucket('guest_checkout'),"
+                         " window.Parcours.bucket('guest_checkout', window.Parcours.shopper())]")
+    assert mine[0] == mine[1]
+    other_salt = page.evaluate("""() => {
+        window.Parcours.config().widgets.guest_checkout.salt = 'exp-2';
+        return Array.from({length: 2000},
+            (_, i) => window.Parcours.bucket('guest_checkout', 'shopper-' + i)); }""")
+    assert other_salt != arms  # a new experiment reshuffles the arms
     page.close()

@@ -42,6 +42,7 @@ def test_the_plugin_boots_and_hooks_only_callables(php: str) -> None:
         ("plugin_action_links_parcours/parcours.php", "Parcours_Settings::action_links", 10, 1),
         ("wp_enqueue_scripts", "Parcours_Storefront::enqueue", 10, 1),
         ("script_loader_tag", "Parcours_Storefront::mark_loader", 10, 2),
+        ("woocommerce_add_to_cart_redirect", "Parcours_Storefront::buy_now_redirect", 10, 1),
         ("wp", "Parcours_Mounts::place", 10, 1),
         ("wc_ajax_get_cart_totals", "Parcours_Mounts::place_in_cart_totals", 5, 1),
         ("wc_ajax_update_shipping_method", "Parcours_Mounts::place_in_cart_totals", 5, 1),
@@ -65,6 +66,18 @@ def test_an_old_woocommerce_gets_a_notice_and_nothing_else(php: str) -> None:
 CONNECTED = ("$GLOBALS['fake']['options'] = array( 'parcours_url' => 'https://parcours.example.com',"
              " 'parcours_store_key' => 'my-shop' );\n")
 ENQUEUE = "Parcours_Storefront::enqueue(); echo json_encode( $GLOBALS['fake'] );"
+
+
+@pytest.mark.parametrize(("query", "redirect"), [
+    ({"parcours": "buy_now"}, "https://shop.example/checkout/"),  # the express widget's link
+    ({"parcours": "other"}, "https://shop.example/cart/"),
+    ({}, "https://shop.example/cart/"),  # a theme's own add-to-cart link: WooCommerce decides
+])
+def test_buy_now_ends_on_checkout(php: str, query: dict[str, str], redirect: str) -> None:
+    result = run_plugin(php, f"$_GET = json_decode({json.dumps(json.dumps(query))}, true);"
+                        "echo json_encode( Parcours_Storefront::buy_now_redirect("
+                        " 'https://shop.example/cart/' ) );")
+    assert result == redirect
 
 
 def test_the_storefront_loads_the_loader_deferred_with_the_config_before_it(php: str) -> None:

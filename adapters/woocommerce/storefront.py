@@ -1,8 +1,10 @@
 """How a WooCommerce storefront works, as the widgets need it (PlatformAdapter.storefront).
 
-- `?add-to-cart=<id>&quantity=<n>` on the checkout page adds the product and opens checkout
-  (WooCommerce's form handler runs on every page); the id is the chosen variation when there
-  is one (`variation_id`), else the product (`add-to-cart`).
+- `?add-to-cart=<id>&quantity=<n>` on the checkout page adds the product (to the shopper's
+  cart: unlike Shopify's permalink, what is already in it stays) and opens checkout
+  (WooCommerce's form handler runs on every page); `parcours=buy_now` makes the plugin keep the
+  shopper on checkout where the store redirects to the cart after an add. The id is the chosen
+  variation when there is one (`variation_id`), else the product (`add-to-cart`).
 - Express buttons are the gateways' own (Stripe's Express Checkout element, WooPayments'):
   where they show, the express widget stays out.
 - Cart amounts and the platform's own cart estimate come from the Store API (wc/store/v1):
@@ -24,7 +26,7 @@ __all__ = ["STOREFRONT"]
 
 STOREFRONT: MappingProxyType[str, Any] = MappingProxyType({
     "checkout": "{checkout_url}",
-    "buy_now": "{checkout_url}?add-to-cart={variant}&quantity={quantity}",
+    "buy_now": "{checkout_url}?add-to-cart={variant}&quantity={quantity}&parcours=buy_now",
     "variant": "form.cart [name=variation_id],form.cart [name=add-to-cart]",
     "quantity": "form.cart [name=quantity]",
     "native_express": ("#wc-stripe-express-checkout-element,#wc-stripe-payment-request-wrapper,"

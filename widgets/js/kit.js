@@ -96,8 +96,8 @@
 
   // The shopper's arm for a widget's experiment: a stable hash (FNV-1a) of the shopper, the
   // widget and its salt, against the widget's holdout share. Holdout shoppers see nothing.
-  P.bucket = function (name) {
-    var wdg = c.widgets[name] || {}, x = P.id() + ":" + name + ":" + (wdg.salt || ""), h = 2166136261;
+  P.bucket = function (name, id) { // id: another shopper's (tests, server-side checks)
+    var wdg = c.widgets[name] || {}, x = (id || P.id()) + ":" + name + ":" + (wdg.salt || ""), h = 2166136261;
     for (var i = 0; i < x.length; i++) { h ^= x.charCodeAt(i); h = Math.imul(h, 16777619) >>> 0; }
     return h / 4294967296 < (+wdg.holdout || 0) ? "holdout" : "exposed";
   };
@@ -143,8 +143,12 @@
       for (var i = 0; i < f.length; i++) if (/^[\w-]+$/.test(f[i].value) && f[i].value != "0") return f[i].value;
       return (c.product || {}).id;
     },
+    // How many: the quantity control of the variant's own form (themes may tie it with a
+    // form= attribute, outside the form), else the first the platform names.
     quantity: function () {
-      var q = s.quantity && d.querySelector(s.quantity);
+      var f = s.variant ? d.querySelectorAll(s.variant) : [], q;
+      for (var i = 0; i < f.length && !q; i++) q = f[i].form && f[i].form.elements.namedItem("quantity");
+      q = q || (s.quantity && d.querySelector(s.quantity));
       return Math.max(1, parseInt(q && q.value, 10) || 1);
     }
   };

@@ -3,9 +3,9 @@
  * Config: window.ParcoursConfig when the platform inlined it (Shopify app embed, WordPress
  * plugin), else one cacheable GET {origin}/w/{store}/config.json, where origin and store come
  * from this script's own src and data-store attribute (custom shops).
- * Shopper id: an anonymous random id in a first-party cookie and localStorage, only with
- * consent when the store asks for it (config.consent_required; window.ParcoursConsent = true,
- * or Parcours.consent(true), grants it).
+ * Shopper id: an anonymous random id in a first-party cookie (prc_id, a year), stored only
+ * with consent when the store asks for it (config.consent_required; window.ParcoursConsent =
+ * true, or Parcours.consent(true), grants it); until then it lives for the page only.
  * Beacon: events are queued, sent in batches to {origin}/collect with sendBeacon (fetch
  * keepalive as fallback), and kept in localStorage when sending fails, to go with the next page.
  * Widgets: only those enabled for this page type are loaded ({origin}/widgets/{name}.js), after
@@ -15,7 +15,7 @@
  * Nothing here may break the page: every step is guarded. */
 (function (w, d) {
   if (w.Parcours) return;
-  var KEY = "prc_id", QUEUE = "prc_queue", MAX = 50, q = [], timer = 0, config, granted, temp;
+  var KEY = "prc_id", QUEUE = "prc_queue", MAX = 50, q = [], timer = 0, config, granted, sid, saved;
   var SCRIPTS = /*SCRIPTS*/[]; // the widget scripts this server has (filled in when served)
   var me = d.currentScript || d.querySelector("script[data-parcours=loader]");
 
@@ -35,12 +35,15 @@
     return m ? m[1] : null;
   }
 
+  // Read once per page (each document.cookie access is a trip to the browser); written once,
+  // when consent allows; until then the id lives for this page only.
   function shopper() {
-    var id = cookie(KEY);
-    if (id) return id;
-    id = store(KEY) || temp || (temp = (w.crypto && crypto.randomUUID) ? crypto.randomUUID() : Date.now().toString(36) + Math.random().toString(36).slice(2));
-    if (granted) { cookie(KEY, id); store(KEY, id); } // else kept for this page only
-    return id;
+    if (!sid) {
+      saved = !!(sid = cookie(KEY));
+      sid = sid || ((w.crypto && crypto.randomUUID) ? crypto.randomUUID() : Date.now().toString(36) + Math.random().toString(36).slice(2));
+    }
+    if (granted && !saved) saved = !!cookie(KEY, sid);
+    return sid;
   }
 
   function allowed() {
@@ -137,8 +140,8 @@
     consent: function (yes) {
       w.ParcoursConsent = !!yes;
       if (yes) return flush();
-      store(KEY, null);  // withdrawn: forget the id and what was not sent
-      d.cookie = KEY + "=;path=/;max-age=0";
+      d.cookie = KEY + "=;path=/;max-age=0"; // withdrawn: forget the id and what was not sent
+      saved = false;
       q.length = 0;
     }
   };

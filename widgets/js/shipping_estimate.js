@@ -93,7 +93,10 @@
       render();
       out.textContent = t("Estimating\u2026", "Calcul en cours\u2026");
       P.track("shipping_estimate_requested", { widget: NAME, country: country, page: c.page });
-      k.call(spec, { country: country, postcode: postcode.value.trim(), variant: k.variant(), quantity: k.quantity(), subtotal: subtotal })
+      var qty = k.quantity(), ask = { country: country, postcode: postcode.value.trim(), variant: k.variant(), quantity: qty,
+        price: (price * qty).toFixed(2), subtotal: subtotal };
+      // On the cart, after the cart's answer: it carries what the estimate call needs (a nonce).
+      ready.then(function () { return k.call(spec, ask); })
         .then(function (body) {
           var list = k.pick(body, spec.list) || [], ul = k.el("ul");
           out.textContent = list.length ? "" : t("No delivery to this address.", "Pas de livraison \u00e0 cette adresse.");
@@ -110,10 +113,10 @@
 
     (cart ? [line, bar, toggle, form, out] : [line, toggle, form, out]).forEach(function (x) { m.appendChild(x); });
     render();
-    if (cart && s.cart) k.call(s.cart).then(function (body) {
+    var ready = cart && s.cart ? k.call(s.cart).then(function (body) {
       var minor = typeof s.cart.minor == "string" ? +k.pick(body, s.cart.minor) : s.cart.minor || 0;
       subtotal = +k.pick(body, s.cart.subtotal) / Math.pow(10, minor);
       render();
-    }, function () {});
+    }, function () {}) : Promise.resolve();
   });
 })(window, document);

@@ -30,6 +30,20 @@ final class Parcours_Storefront {
 	public static function register(): void {
 		add_action( 'wp_enqueue_scripts', array( __CLASS__, 'enqueue' ) );
 		add_filter( 'script_loader_tag', array( __CLASS__, 'mark_loader' ), 10, 2 );
+		add_filter( 'woocommerce_add_to_cart_redirect', array( __CLASS__, 'buy_now_redirect' ) );
+	}
+
+	/**
+	 * The express widget's "buy now" link (?add-to-cart=ID&quantity=N&parcours=buy_now) ends on
+	 * the checkout, even where the store sends shoppers to the cart after adding a product.
+	 *
+	 * @param string $url Where WooCommerce would go after adding to the cart.
+	 * @return string
+	 */
+	public static function buy_now_redirect( $url ) {
+		// phpcs:ignore WordPress.Security.NonceVerification.Recommended -- chooses a redirect only; WooCommerce's own add-to-cart link has no nonce either.
+		$marker = isset( $_GET['parcours'] ) ? sanitize_key( wp_unslash( $_GET['parcours'] ) ) : '';
+		return 'buy_now' === $marker ? wc_get_checkout_url() : $url;
 	}
 
 	/**
