@@ -11,9 +11,7 @@ build/screenshots) for the README.
 
 from __future__ import annotations
 
-import json
 import os
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,42 +19,33 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
-from sqlalchemy import select
-from werkzeug.serving import make_server
 
-from parcours import tables as t
 from parcours.accounts import create_store, get_store, save_store_facts
-from parcours.app import create_app
-from parcours.credentials import generate_key
-from parcours.db import Database
 from parcours.reviews import ReviewInput, add_review
 from parcours.widgets.demo_shop import seed_demo_shop
+from tests import storefront_support
 from tests.processes import until
+from tests.storefront_support import (
+    CLS,
+    Parcours,
+    console_errors,
+    filled,
+    rendered,
+    running_parcours,
+)
 
 SCREENSHOTS = Path(os.environ.get("PARCOURS_SCREENSHOTS", "build/screenshots"))
 THEMES = ("dawn", "storefront")
 PRODUCT_WIDGETS = ["review_stars", "shipping_estimate", "express_pay", "review_list"]
 CART_WIDGETS = ["shipping_estimate", "express_pay", "guest_checkout"]
-# Sums the layout shifts not caused by the shopper's input, as Core Web Vitals' CLS does.
-CLS = """() => new Promise(done => {
-    let total = 0;
-    new PerformanceObserver(list => {
-        for (const entry of list.getEntries()) if (!entry.hadRecentInput) total += entry.value;
-    }).observe({type: "layout-shift", buffered: true});
-    setTimeout(() => done(total), 300);
-})"""
+context = storefront_support.context  # the fixture: a shopper's window
 
 
 @dataclass
-class Shop:
-    app: Flask
-    url: str
-    store_id: int
+class Shop(Parcours):
+    """Parcours serving the demo shop (store `demo`); `events()` are every store's."""
 
-    @property
-    def db(self) -> Database:
-        return self.app.extensions["parcours.db"]  # type: ignore[no-any-return]
+    store_id: int
 
     def page(self, theme: str, path: str) -> str:
         return f"{self.url}/demo/shop/{theme}/{path}"
@@ -65,68 +54,25 @@ class Shop:
         with self.db.write() as conn:
             save_store_facts(conn, self.store_id, facts, datetime.now(UTC))
 
-    def events(self) -> list[dict[str, Any]]:
-        with self.db.read() as conn:
-            bodies = conn.execute(select(t.inbox.c.body).where(t.inbox.c.topic == "collect")
-                                  .order_by(t.inbox.c.id)).scalars()
-            return [event for body in bodies for event in json.loads(body)["events"]]
-
     def named(self, name: str) -> list[dict[str, Any]]:
         return [event for event in self.events() if event["name"] == name]
 
 
 @pytest.fixture
 def shop(tmp_path: Path) -> Iterator[Shop]:
-    url = f"sqlite:///{tmp_path / 'parcours.db'}"
-    Database(url).upgrade()
-    app = create_app({"DATABASE_URL": url, "SECRET_KEYS": generate_key(), "DEMO_SHOP": "demo"},
-                     instance_path=str(tmp_path))
-    with app.extensions["parcours.db"].write() as conn:
-        create_store(conn, "demo", account="demo")
-        store_id = get_store(conn, "demo").id
-        seed_demo_shop(conn, store_id)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Shop(app, f"http://127.0.0.1:{server.server_port}", store_id)
-    finally:
-        server.shutdown()
-        app.extensions["parcours.db"].engine.dispose()
-
-
-@pytest.fixture
-def context(shopper_browser: Any) -> Iterator[Any]:
-    context = shopper_browser.new_context(viewport={"width": 1100, "height": 900})
-    yield context
-    context.close()
-
-
-def _console_errors(page: Any) -> list[str]:
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    return errors
-
-
-def _filled(page: Any, widget: str) -> Any:
-    """The widget's mount once the widget has put something in it."""
-    mount = page.locator(f'[data-parcours-widget="{widget}"]')
-    mount.locator(":scope > *").first.wait_for()
-    return mount
-
-
-def _rendered(page: Any) -> list[str]:
-    return page.eval_on_selector_all(
-        "[data-parcours-widget]", "ms => ms.filter(m => m.children.length)"
-        ".map(m => m.dataset.parcoursWidget)")
+    with running_parcours(tmp_path, DEMO_SHOP="demo") as (app, url):
+        with app.extensions["parcours.db"].write() as conn:
+            create_store(conn, "demo", account="demo")
+            store_id = get_store(conn, "demo").id
+            seed_demo_shop(conn, store_id)
+        yield Shop(app, url, store_id)
 
 
 def _product_page(page: Any, shop: Shop, theme: str, query: str = "") -> None:
     """The demo product page once every product widget, reviews included, has rendered."""
     page.goto(shop.page(theme, "products/p-101" + query))
     for widget in PRODUCT_WIDGETS:
-        _filled(page, widget)
+        filled(page, widget)
     page.locator("#prc-reviews article").first.wait_for()
 
 
@@ -143,15 +89,15 @@ def _add_to_cart(page: Any, shop: Shop, theme: str, product: str = "p-101",
 @pytest.mark.parametrize("theme", THEMES)
 def test_each_widget_shows_on_its_pages(shop: Shop, context: Any, theme: str) -> None:
     page = context.new_page()
-    errors = _console_errors(page)
+    errors = console_errors(page)
     page.goto(shop.page(theme, "products/p-101"))
     for widget in PRODUCT_WIDGETS:
-        _filled(page, widget)
-    assert _rendered(page) == PRODUCT_WIDGETS
+        filled(page, widget)
+    assert rendered(page) == PRODUCT_WIDGETS
     _add_to_cart(page, shop, theme)
     for widget in CART_WIDGETS:
-        _filled(page, widget)
-    assert sorted(_rendered(page)) == sorted(CART_WIDGETS)
+        filled(page, widget)
+    assert sorted(rendered(page)) == sorted(CART_WIDGETS)
     express = page.locator('[data-parcours-widget="express_pay"] a')
     assert express.inner_text() == "Check out with Google Pay · Shop Pay"
     assert express.get_attribute("href") == f"/demo/shop/{theme}/checkout"
@@ -172,11 +118,11 @@ def test_a_disabled_widget_is_not_even_loaded(shop: Shop, context: Any, theme: s
     page.on("request", lambda r: scripts.append(r.url.rsplit("/", 1)[1])
             if "/widgets/" in r.url else None)
     page.goto(shop.page(theme, "products/p-101"))
-    _filled(page, "shipping_estimate")
-    _filled(page, "review_stars")
+    filled(page, "shipping_estimate")
+    filled(page, "review_stars")
     page.wait_for_load_state("networkidle")
     assert sorted(scripts) == ["kit.js", "loader.js", "review_stars.js", "shipping_estimate.js"]
-    assert _rendered(page) == ["review_stars", "shipping_estimate"]
+    assert rendered(page) == ["review_stars", "shipping_estimate"]
     page.close()
 
 
@@ -187,7 +133,7 @@ def test_holdout_shoppers_see_nothing_and_both_arms_are_reported(shop: Shop,
     page = context.new_page()
     page.goto(shop.page("dawn", "products/p-101"))
     until("four exposures", lambda: len(shop.named("widget_shown")) == 4)
-    assert _rendered(page) == []
+    assert rendered(page) == []
     shown = {event["properties"]["widget"]: event["properties"]
              for event in shop.named("widget_shown")}
     assert set(shown) == set(PRODUCT_WIDGETS)
@@ -197,7 +143,7 @@ def test_holdout_shoppers_see_nothing_and_both_arms_are_reported(shop: Shop,
     shop.facts(widgets={})
     other = context.browser.new_context().new_page()
     other.goto(shop.page("dawn", "products/p-101"))
-    _filled(other, "review_list")
+    filled(other, "review_list")
     until("the exposed arm", lambda: any(e["properties"]["bucket"] == "exposed"
                                          for e in shop.named("widget_shown")))
     other.context.close()
@@ -210,7 +156,7 @@ def test_holdout_shoppers_see_nothing_and_both_arms_are_reported(shop: Shop,
 def test_shipping_estimate_round_trip_on_a_product(shop: Shop, context: Any, theme: str) -> None:
     page = context.new_page()
     page.goto(shop.page(theme, "products/p-101"))
-    widget = _filled(page, "shipping_estimate")
+    widget = filled(page, "shipping_estimate")
     assert widget.locator(".prc-ship").inner_text() == (
         "Delivery from €4.90 · free from €60.00")
     toggle = widget.get_by_role("button", name="Estimate for my address")
@@ -244,7 +190,7 @@ def test_cart_progress_towards_free_delivery_and_cart_estimate(shop: Shop, conte
                                                                theme: str) -> None:
     page = context.new_page()
     _add_to_cart(page, shop, theme, quantity=2)  # 2 x 14.90
-    widget = _filled(page, "shipping_estimate")
+    widget = filled(page, "shipping_estimate")
     line = widget.locator(".prc-ship")
     page.wait_for_function("document.querySelector('.prc-ship').textContent.includes('dd')")
     assert line.inner_text() == "Add €30.20 for free delivery"
@@ -272,7 +218,7 @@ def test_express_pay_names_what_this_device_can_use_and_goes_to_checkout(
         shop: Shop, context: Any, theme: str) -> None:
     page = context.new_page()
     page.goto(shop.page(theme, "products/p-103"))
-    button = _filled(page, "express_pay").locator("a")
+    button = filled(page, "express_pay").locator("a")
     # Headless Chromium has the Payment Request API, not Apple Pay.
     assert button.inner_text() == "Buy now with Google Pay · Shop Pay"
     page.fill("[name=quantity]", "3")
@@ -285,7 +231,7 @@ def test_express_pay_names_what_this_device_can_use_and_goes_to_checkout(
     apple = context.new_page()
     apple.add_init_script("window.ApplePaySession = {canMakePayments: () => true}")
     apple.goto(shop.page(theme, "products/p-103"))
-    assert _filled(apple, "express_pay").locator("a").inner_text() == (
+    assert filled(apple, "express_pay").locator("a").inner_text() == (
         "Buy now with Apple Pay · Google Pay · Shop Pay")
     page.close()
     apple.close()
@@ -299,9 +245,9 @@ def test_express_pay_stays_out_where_the_theme_shows_the_platform_buttons(
         const b = document.createElement("div"); b.className = "shopify-payment-button";
         document.querySelector("form[action$='/cart/add']").append(b); })""")
     page.goto(shop.page("dawn", "products/p-101"))
-    _filled(page, "shipping_estimate")
+    filled(page, "shipping_estimate")
     page.wait_for_load_state("networkidle")
-    assert "express_pay" not in _rendered(page)
+    assert "express_pay" not in rendered(page)
     assert "express_pay" not in [e["properties"]["widget"] for e in shop.named("widget_shown")]
     page.close()
 
@@ -316,20 +262,20 @@ def test_guest_prompt_on_cart_and_checkout_only_where_guests_may_buy(shop: Shop,
                                                                      context: Any) -> None:
     page = context.new_page()
     _add_to_cart(page, shop, "storefront")
-    note = _filled(page, "guest_checkout").locator("[role=note]")
+    note = filled(page, "guest_checkout").locator("[role=note]")
     assert note.inner_text() == "No account needed: check out as a guest."
     page.click(".checkout-button")
     page.wait_for_url("**/checkout")
-    assert _filled(page, "guest_checkout").inner_text() == (
+    assert filled(page, "guest_checkout").inner_text() == (
         "No account needed: check out as a guest.")
     until("the engagement", lambda: shop.named("widget_engaged"))
     shop.facts(customer_accounts={"login_required_at_checkout": True})
     page.close()
     page = context.browser.new_context().new_page()  # the config is cached for 5 minutes
     _add_to_cart(page, shop, "storefront")
-    _filled(page, "express_pay")
+    filled(page, "express_pay")
     page.wait_for_load_state("networkidle")
-    assert "guest_checkout" not in _rendered(page)
+    assert "guest_checkout" not in rendered(page)
     page.context.close()
 
 
@@ -342,10 +288,10 @@ HOSTILE = ('<script>window.__xss = 1</script>', '"><img src=x onerror="window.__
 def test_reviews_stars_list_pages_and_json_ld(shop: Shop, context: Any, theme: str) -> None:
     page = context.new_page()
     page.goto(shop.page(theme, "products/p-101"))
-    stars = _filled(page, "review_stars")
+    stars = filled(page, "review_stars")
     assert stars.get_by_role("img").get_attribute("aria-label") == "Rated 3.5 out of 5"
     assert stars.get_by_role("link").inner_text().strip() == "6 reviews"
-    listed = _filled(page, "review_list")
+    listed = filled(page, "review_list")
     listed.locator("article").first.wait_for()
     ratings = listed.locator("article [role=img]").evaluate_all(
         "xs => xs.map(x => x.getAttribute('aria-label'))")
@@ -372,9 +318,9 @@ def test_a_hostile_review_renders_as_text(shop: Shop, context: Any, theme: str) 
             product_id="p-202", rating=1, title=HOSTILE[1], body=HOSTILE[0],
             author="<b>Mallory</b>", created_at=datetime.now(UTC), reply=HOSTILE[1]))
     page = context.new_page()
-    errors = _console_errors(page)
+    errors = console_errors(page)
     page.goto(shop.page(theme, "products/p-202"))
-    listed = _filled(page, "review_list")
+    listed = filled(page, "review_list")
     first = listed.locator("article").first
     first.wait_for()
     text = first.inner_text()
@@ -394,14 +340,14 @@ def test_a_hostile_review_renders_as_text(shop: Shop, context: Any, theme: str) 
 def test_french_pages(shop: Shop, context: Any, theme: str) -> None:
     page = context.new_page()
     page.goto(shop.page(theme, "products/p-101?lang=fr"))
-    assert _filled(page, "shipping_estimate").locator(".prc-ship").inner_text() == (
+    assert filled(page, "shipping_estimate").locator(".prc-ship").inner_text() == (
         "Livraison à partir de 4,90\u00a0€ · offerte dès 60,00\u00a0€")
-    assert _filled(page, "express_pay").inner_text() == "Acheter avec Google Pay · Shop Pay"
-    listed = _filled(page, "review_list")
+    assert filled(page, "express_pay").inner_text() == "Acheter avec Google Pay · Shop Pay"
+    listed = filled(page, "review_list")
     listed.locator("article").first.wait_for()
     assert listed.get_by_role("heading").inner_text() == "Avis clients"
     assert "Achat vérifié" in listed.inner_text() and "3,5 sur 5, 6 avis" in listed.inner_text()
-    assert _filled(page, "review_stars").get_by_role("link").inner_text().strip() == "6 avis"
+    assert filled(page, "review_stars").get_by_role("link").inner_text().strip() == "6 avis"
     page.close()
 
 
@@ -409,15 +355,15 @@ def test_the_store_language_overrides_the_page(shop: Shop, context: Any) -> None
     shop.facts(widget_lang="fr")
     page = context.new_page()
     page.goto(shop.page("storefront", "products/p-101"))  # an English page
-    assert _filled(page, "express_pay").inner_text() == "Acheter avec Google Pay · Shop Pay"
+    assert filled(page, "express_pay").inner_text() == "Acheter avec Google Pay · Shop Pay"
     page.close()
 
 
 def test_keyboard_only(shop: Shop, context: Any) -> None:
     page = context.new_page()
     page.goto(shop.page("dawn", "products/p-101"))
-    widget = _filled(page, "shipping_estimate")
-    _filled(page, "express_pay")
+    widget = filled(page, "shipping_estimate")
+    filled(page, "express_pay")
     toggle = widget.get_by_role("button", name="Estimate for my address")
     for _ in range(40):  # Tab from the top of the page to the estimate
         page.keyboard.press("Tab")
@@ -450,7 +396,7 @@ def test_no_layout_shift(shop: Shop, context: Any, theme: str) -> None:
     assert page.evaluate(CLS) == 0
     _add_to_cart(page, shop, theme)
     for widget in CART_WIDGETS:
-        _filled(page, widget)
+        filled(page, widget)
     page.wait_for_function("document.querySelector('.prc-ship').textContent.includes('dd')")
     assert page.evaluate(CLS) == 0
     page.close()
@@ -490,7 +436,7 @@ def test_widget_text_contrast_is_at_least_aa(shop: Shop, context: Any, theme: st
 def test_a_page_whose_own_scripts_throw_still_gets_the_widgets(shop: Shop,
                                                               context: Any) -> None:
     page = context.new_page()
-    errors = _console_errors(page)
+    errors = console_errors(page)
 
     def broken_theme(route: Any) -> None:
         response = route.fetch()
@@ -501,7 +447,7 @@ def test_a_page_whose_own_scripts_throw_still_gets_the_widgets(shop: Shop,
     page.route("**/products/p-101", broken_theme)
     page.goto(shop.page("storefront", "products/p-101"))
     for widget in PRODUCT_WIDGETS:
-        _filled(page, widget)
+        filled(page, widget)
     assert len(errors) == 2 and "theme bug" in errors[0]  # the theme's, none of ours
     page.close()
 
@@ -527,7 +473,7 @@ def test_screenshots_of_each_widget(shop: Shop, context: Any, lang: str) -> None
     _add_to_cart(page, shop, "dawn")
     page.goto(shop.page("dawn", "cart" + suffix))
     for widget in CART_WIDGETS:
-        _filled(page, widget)
+        filled(page, widget)
     page.wait_for_function("document.querySelector('.prc-ship').textContent.length > 0")
     page.locator(".cart__footer").screenshot(path=str(SCREENSHOTS / f"cart-{lang}.png"))
     page.locator('[data-parcours-widget="guest_checkout"]').screenshot(

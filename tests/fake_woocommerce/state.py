@@ -132,7 +132,6 @@ class FakeWooStore:
     base_country: str = "US"  # woocommerce_default_country "US:CA", the customers' default
     base_state: str = "CA"
     carts: dict[str, Cart] = field(default_factory=dict)  # session customer id -> cart
-    store_api_nonces: set[str] = field(default_factory=set)
     oauth_nonces: dict[int, dict[int, str]] = field(default_factory=dict)  # key id -> used
     salt: str = field(default_factory=lambda: secrets.token_hex(32))  # wp_salt()
     clock: Callable[[], float] = time.time  # dates the store's objects (not OAuth, not tokens)

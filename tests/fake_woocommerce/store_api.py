@@ -6,10 +6,19 @@ Schemas/V1/AbstractAddressSchema.php, Utilities/ValidationUtils.php):
 
 - Every cart answer carries `Nonce`, `Nonce-Timestamp`, `User-ID` and `Cart-Token` (a JWT,
   HS256, {"user_id": session customer id, "exp": now + 48 h, "iss": "store/v1"}). A request
-  with a valid `Cart-Token` uses that session; without one, a new session (WooCommerce would use
-  the session cookie; the fake keeps no cookies).
+  with a valid `Cart-Token` uses that session; else the session of a valid session cookie
+  (`wp_woocommerce_session_<md5(site URL)>`, WC_Session_Handler: "customer||expiration||
+  expiring||hmac-md5", HttpOnly, path /, 48 h); else a new guest session. Without a Cart-Token,
+  an answer whose cart holds items sets the cookie (with `woocommerce_items_in_cart` and
+  `woocommerce_cart_hash`, as WC_Cart_Session::maybe_set_cart_cookies does); an empty cart sets
+  none, as in WooCommerce. `session_cart` and `set_session_cookies` let a stand-in storefront
+  page (the classic add-to-cart form handler) share these sessions.
 - POST routes without a valid `Cart-Token` need a `Nonce` header: missing, 401
-  `woocommerce_rest_missing_nonce`; unknown, 403 `woocommerce_rest_invalid_nonce`.
+  `woocommerce_rest_missing_nonce`; not the nonce of this session, 403
+  `woocommerce_rest_invalid_nonce`. Like wp_create_nonce('wc_store_api') for a guest (WooCommerce
+  filters `nonce_user_logged_out` to the session's customer id once the session has its
+  cookie), a nonce is bound to the session: the one of a cookieless answer ("user" 0) is not
+  valid once the session cookie exists, and one session's nonce is not another's.
 - add-item: unknown product, 400 `woocommerce_rest_cart_invalid_product`; 201 with the cart.
 - update-customer merges the posted address over the session's (a guest's defaults are the
   store's base location, US/CA), so omitting "state" keeps "CA": for a country with states
@@ -24,8 +33,9 @@ Schemas/V1/AbstractAddressSchema.php, Utilities/ValidationUtils.php):
   items in the cart and, if woocommerce_shipping_cost_requires_address is "yes", a country,
   city and postcode).
 
-Not copied: taxes, coupons, fees, stock, the session cookie, country validation beyond
-"two capital letters", state tables other than DE and US, postcode rules other than DE/US/FR.
+Not copied: taxes, coupons, fees, stock, nonce ticks (a nonce never ages), country validation
+beyond "two capital letters", state tables other than DE and US, postcode rules other than
+DE/US/FR.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from __future__ import annotations
 import ast
 import copy
 import hashlib
+import hmac
 import html
 import operator
 import re
@@ -84,13 +95,78 @@ def store_of() -> FakeWooStore:
 
 # -- sessions ----------------------------------------------------------------------------------
 
+SESSION_LIFETIME = 2 * 24 * 3600  # wc_session_expiration
+SESSION_EXPIRING = SESSION_LIFETIME - 3600  # wc_session_expiring
+
+
 def cart_token(store: FakeWooStore, cart: Cart) -> str:
     return jwt.encode({"user_id": cart.customer_id, "exp": int(time.time()) + TOKEN_LIFETIME,
                        "iss": "store/v1"}, "@" + store.salt, algorithm="HS256")
 
 
-def session(store: FakeWooStore) -> tuple[Cart, bool]:
-    """The cart of the request's Cart-Token, or a new one; and whether the token was valid."""
+def session_cookie_name(store: FakeWooStore) -> str:
+    """`wp_woocommerce_session_` . COOKIEHASH (md5 of the site URL)."""
+    return "wp_woocommerce_session_" + hashlib.md5(store.base_url.rstrip("/").encode()).hexdigest()
+
+
+def _wp_hash(store: FakeWooStore, data: str) -> str:
+    """wp_hash( $data ): HMAC-MD5 keyed with wp_salt( 'auth' )."""
+    return hmac.new(store.salt.encode(), data.encode(), hashlib.md5).hexdigest()
+
+
+def _cookie_hash(store: FakeWooStore, customer_id: str, expiration: int) -> str:
+    to_hash = f"{customer_id}|{expiration}"
+    return hmac.new(_wp_hash(store, to_hash).encode(), to_hash.encode(), hashlib.md5).hexdigest()
+
+
+def session_cart(store: FakeWooStore) -> Cart | None:
+    """The cart of the request's session cookie (WC_Session_Handler::get_session_cookie): None
+    without one, or when it is malformed, forged or expired."""
+    parts = request.cookies.get(session_cookie_name(store), "").split("||")
+    if len(parts) != 4 or not parts[1].isdigit():
+        return None
+    customer_id, expiration, _, given = parts
+    if int(expiration) < time.time() or not customer_id or not hmac.compare_digest(
+            _cookie_hash(store, customer_id, int(expiration)), given):
+        return None
+    with store.lock:
+        return store.carts.setdefault(customer_id, new_cart(store, customer_id))
+
+
+def set_session_cookies(store: FakeWooStore, response: Response, cart: Cart) -> bool:
+    """WC_Cart_Session::maybe_set_cart_cookies(): with items in the cart, the session cookie
+    (HttpOnly) and the cart's two cookies, unless the request's cookie is this session's and
+    not expiring yet; nothing for an empty cart. Whether the session has its cookie now."""
+    if not cart.items:
+        return False
+    now = int(time.time())
+    current = request.cookies.get(session_cookie_name(store), "").split("||")
+    if (len(current) == 4 and current[0] == cart.customer_id and current[2].isdigit()
+            and int(current[2]) > now and session_cart(store) is cart):
+        return True
+    expiration, expiring = now + SESSION_LIFETIME, now + SESSION_EXPIRING
+    value = (f"{cart.customer_id}||{expiration}||{expiring}||"
+             f"{_cookie_hash(store, cart.customer_id, expiration)}")
+    secure = store.base_url.startswith("https://")
+    response.set_cookie(session_cookie_name(store), value, expires=expiration, path="/",
+                        secure=secure, httponly=True)
+    contents = sorted(cart.items.items())
+    response.set_cookie("woocommerce_items_in_cart", "1", path="/", secure=secure)
+    response.set_cookie("woocommerce_cart_hash",
+                        hashlib.md5(repr(contents).encode()).hexdigest(), path="/",
+                        secure=secure)
+    return True
+
+
+def store_api_nonce(store: FakeWooStore, user: str) -> str:
+    """wp_create_nonce( 'wc_store_api' ) for this "user" (a guest session's customer id, or 0
+    before the session has its cookie): ten characters of a keyed hash."""
+    return _wp_hash(store, f"wc_store_api|{user}")[-12:-2]
+
+
+def session(store: FakeWooStore) -> tuple[Cart, str]:
+    """The request's cart and how it was found: "token" (a valid Cart-Token), "cookie" (a valid
+    session cookie) or "new" (a new guest session)."""
     token = request.headers.get("Cart-Token", "")
     if token:
         try:
@@ -102,11 +178,14 @@ def session(store: FakeWooStore) -> tuple[Cart, bool]:
             customer_id = str(claims["user_id"])
             with store.lock:
                 cart = store.carts.setdefault(customer_id, new_cart(store, customer_id))
-            return cart, True
+            return cart, "token"
+    found = session_cart(store)
+    if found is not None:
+        return found, "cookie"
     cart = new_cart(store, "t_" + secrets.token_hex(15))
     with store.lock:
         store.carts[cart.customer_id] = cart
-    return cart, False
+    return cart, "new"
 
 
 def new_cart(store: FakeWooStore, customer_id: str) -> Cart:
@@ -118,12 +197,14 @@ def new_cart(store: FakeWooStore, customer_id: str) -> Cart:
     return Cart(customer_id=customer_id, billing=billing, shipping=shipping)
 
 
-def respond(store: FakeWooStore, cart: Cart, body: Any, status: int = 200) -> Response:
+def respond(store: FakeWooStore, cart: Cart, body: Any, status: int = 200,
+            found: str = "token") -> Response:
     response = Response(php_json(body), status, content_type="application/json; charset=UTF-8")
-    nonce = secrets.token_hex(5)
-    with store.lock:
-        store.store_api_nonces.add(nonce)
-    response.headers["Nonce"] = nonce
+    has_cookie = found == "cookie"
+    if found != "token":
+        has_cookie = set_session_cookies(store, response, cart) or has_cookie
+    user = cart.customer_id if found == "token" or has_cookie else "0"
+    response.headers["Nonce"] = store_api_nonce(store, user)
     response.headers["Nonce-Timestamp"] = str(int(store.now()))
     response.headers["User-ID"] = "0"
     response.headers["Cart-Token"] = cart_token(store, cart)
@@ -134,19 +215,20 @@ def cart_route(view: Callable[[FakeWooStore, Cart], tuple[Any, int]]) -> Callabl
     """AbstractCartRoute::get_response(): session, nonce check for updates, headers."""
     def wrapper() -> Response:
         store = store_of()
-        cart, has_token = session(store)
+        cart, found = session(store)
         try:
-            if request.method != "GET" and not has_token:
+            if request.method != "GET" and found != "token":
                 nonce = request.headers.get("Nonce")
                 if nonce is None:
                     raise WpError("woocommerce_rest_missing_nonce", "Missing the Nonce header. "
                                   "This endpoint requires a valid nonce.", 401)
-                if nonce not in store.store_api_nonces:
+                user = cart.customer_id if found == "cookie" else "0"
+                if not hmac.compare_digest(nonce, store_api_nonce(store, user)):
                     raise WpError("woocommerce_rest_invalid_nonce", "Nonce is invalid.", 403)
             body, status = view(store, cart)
         except WpError as error:
             body, status = error.body(), error.status
-        return respond(store, cart, body, status)
+        return respond(store, cart, body, status, found)
     wrapper.__name__ = view.__name__
     return wrapper
 
