@@ -25,7 +25,7 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-test typecheck
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2  # two workers (pytest-xdist), each with its own databases
 
 # mypy cannot follow an editable install of renamed folders: check an installed copy instead.
 typecheck: $(VENV)/.installed-test

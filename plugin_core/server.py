@@ -43,8 +43,11 @@ class GunicornApp(BaseApplication):  # type: ignore[misc]
 
 
 def run_gunicorn(host: str, port: int, workers: int) -> None:
+    # No control socket: gunicornc is not used, and its one default path per user would have
+    # two app servers on one machine fight over it.
     GunicornApp({"bind": f"{host}:{port}", "workers": workers, "timeout": 30,
-                 "accesslog": "-", "graceful_timeout": 10}).run()
+                 "accesslog": "-", "graceful_timeout": 10,
+                 "control_socket_disable": True}).run()
 
 
 def _wait_healthy(url: str, processes: list[subprocess.Popen[bytes]], seconds: float) -> None:

@@ -13,15 +13,37 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from parcours.accounts import create_store, get_store
 from parcours.db import Database
 from parcours.recorder import StoreRef
 
-PG_URL = os.environ.get("PARCOURS_TEST_DATABASE_URL",
-                        "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("PARCOURS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# With pytest-xdist (`make test` runs two workers), each worker gets its own PostgreSQL
+# database (the configured one, suffixed "_gw0", "_gw1", ...: created when missing) and its own
+# Redis database number, since tests drop and flush what they use.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_PG = make_url(os.environ.get("PARCOURS_TEST_DATABASE_URL",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+PG_URL = (_PG.set(database=f"{_PG.database}_{WORKER}") if WORKER else _PG).render_as_string(
+    hide_password=False)
+_REDIS = os.environ.get("PARCOURS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_URL = (_REDIS.rsplit("/", 1)[0] + f"/{int(_REDIS.rsplit('/', 1)[1]) - int(WORKER[2:])}"
+             if WORKER else _REDIS)
+
+
+def _create_worker_database() -> None:
+    """The worker's own database, on the configured server (once per session)."""
+    server = create_engine(_PG, isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as conn:
+            name = make_url(PG_URL).database
+            if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                {"name": name}).scalar():
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        server.dispose()
 
 
 def service_missing(what: str, exc: Exception) -> None:
@@ -34,6 +56,8 @@ def service_missing(what: str, exc: Exception) -> None:
 def fresh_postgres(url: str = PG_URL) -> Database:
     db = Database(url)
     try:
+        if WORKER and url == PG_URL:
+            _create_worker_database()
         with db.engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
