@@ -27,6 +27,10 @@ from parcours.widgets.assets import BUDGETS, asset, asset_names
 from parcours.widgets.config import DEFAULT_WIDGETS
 from tests.processes import until
 
+# The browser tests run on SQLite only: what they prove is the page's behaviour, and the routes
+# they use are tested on both backends above and in test_widgets_config.py.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 
 def _db(app: Flask) -> Database:
     return app.extensions["parcours.db"]  # type: ignore[no-any-return]
@@ -144,6 +148,7 @@ def _views(app: Flask) -> list[dict[str, Any]]:
     return [event for event in _collected(app) if event["name"] == "page_viewed"]
 
 
+@SQLITE_ONLY
 def test_the_loader_sends_page_views_with_one_shopper_id(app: Flask, served: Site,
                                                          shopper_browser: Any) -> None:
     context = shopper_browser.new_context()
@@ -173,6 +178,7 @@ def test_the_loader_sends_page_views_with_one_shopper_id(app: Flask, served: Sit
     context.close()
 
 
+@SQLITE_ONLY
 def test_offline_events_go_with_the_next_page(app: Flask, served: Site,
                                               shopper_browser: Any) -> None:
     context = shopper_browser.new_context()
@@ -193,6 +199,7 @@ def test_offline_events_go_with_the_next_page(app: Flask, served: Site,
     context.close()
 
 
+@SQLITE_ONLY
 def test_nothing_is_stored_or_sent_before_consent(app: Flask, served: Site,
                                                   shopper_browser: Any) -> None:
     _facts(app, consent={"required": True})
@@ -212,6 +219,7 @@ def test_nothing_is_stored_or_sent_before_consent(app: Flask, served: Site,
     context.close()
 
 
+@SQLITE_ONLY
 def test_a_page_whose_own_scripts_throw_still_gets_the_loader(app: Flask, served: Site,
                                                               shopper_browser: Any) -> None:
     served.extra = ("<script>throw new Error('theme bug')</script>"
@@ -241,6 +249,7 @@ def _only_guest(app: Flask, login_required: bool = False, **settings: Any) -> No
 @pytest.mark.parametrize(("lang", "text"), [
     ("fr", "Pas besoin de compte : commandez en tant qu\u2019invit\u00e9."),
     ("en", "No account needed: check out as a guest.")])
+@SQLITE_ONLY
 def test_guest_checkout_prompt_where_guests_may_check_out(
         app: Flask, served: Site, shopper_browser: Any, lang: str, text: str) -> None:
     _only_guest(app)
@@ -268,6 +277,7 @@ def test_guest_checkout_prompt_where_guests_may_check_out(
     page.close()
 
 
+@SQLITE_ONLY
 def test_no_prompt_where_accounts_are_required(app: Flask, served: Site,
                                                shopper_browser: Any) -> None:
     _only_guest(app, login_required=True)
@@ -279,6 +289,7 @@ def test_no_prompt_where_accounts_are_required(app: Flask, served: Site,
     page.close()
 
 
+@SQLITE_ONLY
 def test_holdout_shoppers_see_nothing_but_are_counted(app: Flask, served: Site,
                                                       shopper_browser: Any) -> None:
     _only_guest(app, holdout=1.0)
@@ -291,6 +302,7 @@ def test_holdout_shoppers_see_nothing_but_are_counted(app: Flask, served: Site,
     page.close()
 
 
+@SQLITE_ONLY
 def test_buckets_are_stable_per_shopper_and_split_by_the_share(app: Flask, served: Site,
                                                                shopper_browser: Any) -> None:
     _facts(app, widgets={"guest_checkout": {"holdout": 0.3, "salt": "exp-1"}})
