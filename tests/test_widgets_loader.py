@@ -4,6 +4,7 @@ beacon batches into the inbox, offline retry, a page whose own scripts throw).""
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 from collections.abc import Iterator
@@ -69,6 +70,13 @@ def test_scripts_are_served_minified_and_revalidated(app: Flask) -> None:
     assert first.data == asset("loader").body and "max-age=3600" in first.headers["Cache-Control"]
     again = client.get("/widgets/loader.js", headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304 and again.data == b""
+    gzipped = client.get("/widgets/loader.js", headers={"Accept-Encoding": "gzip, br"})
+    assert gzipped.headers["Content-Encoding"] == "gzip" and gzipped.data == asset("loader").gzipped
+    assert gzipped.headers["ETag"] != first.headers["ETag"]  # another representation
+    assert gzip.decompress(gzipped.data) == first.data
+    assert all("Accept-Encoding" in answer.headers["Vary"] for answer in (first, gzipped))
+    assert client.get("/widgets/loader.js", headers={
+        "Accept-Encoding": "gzip", "If-None-Match": gzipped.headers["ETag"]}).status_code == 304
     assert client.get("/widgets/nope.js").status_code == 404
     assert client.get("/widgets/..%2Fconfig.js").status_code == 404
 
