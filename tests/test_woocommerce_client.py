@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -12,6 +13,7 @@ from parcours.adapters.woocommerce.errors import (
     WooCommerceError,
     WooCommerceUnreachable,
 )
+from parcours.adapters.woocommerce.install import TOPICS, sync_webhooks
 from tests.fake_woocommerce import running
 from tests.fake_woocommerce.resources import add_key, place_order
 from tests.fake_woocommerce.state import FakeWooStore
@@ -81,3 +83,32 @@ def test_errors_carry_woocommerce_code_and_never_the_secret(store: tuple[FakeWoo
     assert refused.value.status == 401 and refused.value.code.startswith("woocommerce_rest")
     assert "cs_" not in str(refused.value) and "oauth_signature" not in str(refused.value)
     assert "cs_" not in repr(wrong)
+
+
+def test_concurrent_webhook_syncs_leave_one_webhook_per_topic(
+        store: tuple[FakeWooStore, str]) -> None:
+    """The setup job and the health check may sync at once (both find the topics missing and
+    both create them); the store still ends with exactly one active webhook per topic."""
+    fake, base = store
+    url = "http://127.0.0.1:9/webhooks/woocommerce/s1"  # nothing listens: pings fail fast
+    runs = 3
+    start = threading.Barrier(runs)
+    errors: list[BaseException] = []
+
+    def sync() -> None:
+        woo = client(fake, base)
+        start.wait()
+        try:
+            sync_webhooks(woo, url, "secret")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sync) for _ in range(runs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    ours = [hook for hook in fake.webhooks.values() if hook["delivery_url"] == url]
+    assert sorted(hook["topic"] for hook in ours) == sorted(TOPICS)
+    assert all(hook["status"] == "active" for hook in ours)

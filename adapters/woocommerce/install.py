@@ -101,23 +101,21 @@ def _secret(store: StoreAccess, store_id: int, adapter_secret: str) -> tuple[str
 
 def sync_webhooks(client: WooClient, url: str, secret: str, *, rewrite_secret: bool = False
                   ) -> list[str]:
-    """Make the store hold exactly one active webhook per topic at `url`; what was changed."""
-    ours = sorted((hook for hook in client.pages("webhooks") if hook.get("delivery_url") == url),
-                  key=lambda hook: hook["id"])
-    changes: list[str] = []
-    kept: dict[str, dict[str, Any]] = {}
-    for hook in ours:
-        if hook.get("topic") in TOPICS and hook["topic"] not in kept:
-            kept[hook["topic"]] = hook
-        else:  # a duplicate, or a topic Parcours no longer follows
-            client.delete(f"webhooks/{hook['id']}", force="true")
-            changes.append(f"deleted {hook.get('topic')} #{hook['id']}")
+    """Make the store hold exactly one active webhook per topic at `url`; what was changed.
+
+    Two runs at once (the setup job and the health check) may both find a topic missing and
+    both create it. Without a lock across HTTP calls, each run settles after creating: it lists
+    again and keeps the oldest webhook per topic. Every run keeps the same one, and the run
+    that lists last sees every creation, so the store ends with one webhook per topic."""
+    kept, changes = _settle(client, url)
+    created = False
     for topic in TOPICS:
         current = kept.get(topic)
         if current is None:
             current = client.post("webhooks", {"name": f"Parcours {topic}", "topic": topic,
                                                "delivery_url": url, "secret": secret})
             changes.append(f"created {topic}")
+            created = True
         elif rewrite_secret:
             client.put(f"webhooks/{current['id']}", {"secret": secret})
             changes.append(f"new secret for {topic}")
@@ -125,7 +123,29 @@ def sync_webhooks(client: WooClient, url: str, secret: str, *, rewrite_secret: b
         if current.get("status") != "active":  # ignored on create; disabled after failures
             client.put(f"webhooks/{current['id']}", {"status": "active"})
             changes.append(f"activated {topic} (was {current.get('status')})")
+    if created:
+        changes += _settle(client, url)[1]
     return changes
+
+
+def _settle(client: WooClient, url: str) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The oldest webhook per followed topic at `url`; every other one there is deleted (a
+    duplicate, or a topic Parcours no longer follows)."""
+    ours = sorted((hook for hook in client.pages("webhooks") if hook.get("delivery_url") == url),
+                  key=lambda hook: hook["id"])
+    kept: dict[str, dict[str, Any]] = {}
+    deleted: list[str] = []
+    for hook in ours:
+        if hook.get("topic") in TOPICS and hook["topic"] not in kept:
+            kept[hook["topic"]] = hook
+            continue
+        try:
+            client.delete(f"webhooks/{hook['id']}", force="true")
+        except WooCommerceError as exc:
+            if exc.status != 404:  # 404: a concurrent run deleted it first
+                raise
+        deleted.append(f"deleted {hook.get('topic')} #{hook['id']}")
+    return kept, deleted
 
 
 def remove_webhooks(client: WooClient, url: str) -> int:
