@@ -91,7 +91,13 @@
     d.head.appendChild(s);
   }
 
+  // After the page's first paint (the frame rAF precedes, then a task): the shop's own content
+  // shows first, and the widgets fill their reserved room a frame later.
   function start(c) {
+    (w.requestAnimationFrame || setTimeout)(function () { setTimeout(function () { begin(c); }); });
+  }
+
+  function begin(c) {
     config = c;
     config.origin = String(c.origin || "").replace(/\/+$/, "");
     // The store's chosen language, else the page's; French or English.
