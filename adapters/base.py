@@ -34,8 +34,10 @@ __all__ = [
     "Action",
     "Delivery",
     "Normalized",
+    "OrderContact",
     "PlatformAdapter",
     "PrivacyRequest",
+    "ReviewItem",
     "StoreAccess",
     "StorefrontFact",
     "Uninstalled",
@@ -46,6 +48,7 @@ __all__ = [
     "body_hmac",
     "lower_headers",
     "matches_any",
+    "order_contact",
     "register",
 ]
 
@@ -91,7 +94,61 @@ class StorefrontFact:
     updated_at: datetime | None
 
 
-Action = PrivacyRequest | Uninstalled | StorefrontFact
+@dataclass(frozen=True)
+class ReviewItem:
+    """A product of an order that its buyer may review."""
+
+    product_id: str
+    title: str
+    image: str | None = None
+
+
+@dataclass(frozen=True)
+class OrderContact:
+    """Whom to ask for reviews of an order, in which language, about which products.
+
+    Events hold no email (only its hash); this action carries the address the review request
+    is sent to, and is stored apart from events with the request (redaction clears it).
+    """
+
+    order_id: str
+    email: str | None
+    name: str | None = None
+    locale: str | None = None
+    customer_id: str | None = None
+    items: tuple[ReviewItem, ...] = ()
+
+
+MAX_REVIEW_ITEMS = 50
+
+
+def _clip(value: Any, limit: int) -> str | None:
+    return value.strip()[:limit] or None if isinstance(value, str) else None
+
+
+def order_contact(order_id: str, *, email: Any, name: Any, locale: Any, customer_id: str | None,
+                  items: Iterable[tuple[Any, Any, Any]]) -> OrderContact:
+    """An OrderContact from a payload's raw values (product id, title, image URL per line):
+    lenient, as a review request is never worth failing an order's delivery for. An address
+    that does not look like one is dropped, texts are clipped, lines without a product (custom
+    items, tips) skipped, one entry per product."""
+    address = email.strip() if isinstance(email, str) else ""
+    seen: dict[str, ReviewItem] = {}
+    for product_id, title, image in items:
+        key = str(product_id) if isinstance(product_id, int | str) and str(product_id) else ""
+        if not key or key == "0" or key in seen or len(key) > 64:
+            continue
+        picture = _clip(image, 500)
+        seen[key] = ReviewItem(key, _clip(title, 200) or key,
+                               picture if picture and picture.startswith("https://") else None)
+    return OrderContact(
+        order_id=order_id,
+        email=address if "@" in address and len(address) <= 320 and " " not in address else None,
+        name=_clip(name, 100), locale=_clip(locale, 16), customer_id=customer_id,
+        items=tuple(list(seen.values())[:MAX_REVIEW_ITEMS]))
+
+
+Action = PrivacyRequest | Uninstalled | StorefrontFact | OrderContact
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Carry out what a delivery asks besides journey events: privacy requests, uninstall, facts.
+"""Carry out what a delivery asks besides journey events: privacy requests, uninstall, facts,
+and the contacts review requests go to.
 
 Called by the inbox worker inside the transaction that marks the deliveries done, so a request is
 carried out exactly when its delivery is, and never half.
@@ -12,10 +13,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from parcours import tables as t
-from parcours.adapters.base import Action, PrivacyRequest, StorefrontFact, Uninstalled
+from parcours.adapters.base import (
+    Action,
+    OrderContact,
+    PrivacyRequest,
+    StorefrontFact,
+    Uninstalled,
+)
 from parcours.db import upsert
 from parcours.privacy import Subject, data_request, redact_customer, schedule_store_deletion
 from parcours.recorder import StoreRef
+from parcours.review_requests import save_contact
 
 
 def apply_actions(conn: Connection, store: StoreRef, actions: Iterable[Action], *,
@@ -30,6 +38,8 @@ def apply_actions(conn: Connection, store: StoreRef, actions: Iterable[Action], 
                                     uninstalled=True)
         elif isinstance(action, PrivacyRequest):
             _privacy(conn, store, action, now)
+        elif isinstance(action, OrderContact):
+            save_contact(conn, store.id, action, now)
 
 
 def _privacy(conn: Connection, store: StoreRef, request: PrivacyRequest, now: datetime) -> None:

@@ -33,6 +33,7 @@ from parcours.db import Database
 from parcours.errors import NotFoundError, ParcoursError, ValidationError
 from parcours.events import JourneyEvent
 from parcours.recorder import StoreRef, record
+from parcours.review_requests import schedule as schedule_reviews
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,16 @@ def receive(conn: Connection, *, store_id: int | None, source: str, topic: str,
            "delivery_key": delivery_key, "headers": dict(headers or {}), "body": body,
            "received_at": moment, "status": status, "attempts": 0, "next_attempt_at": moment}
     return conn.execute(_insert_once(conn.dialect.name), row).first() is not None
+
+
+def receive_events(conn: Connection, store_id: int, key: str,
+                   events: Sequence[Mapping[str, Any]], now: datetime | None = None) -> bool:
+    """Parcours' own journey events (a review request sent, a form opened or submitted) as one
+    delivery of the custom adapter's shape, recorded by the worker like every event. `key`
+    makes it once-only: False when that delivery was already received."""
+    body = json.dumps({"events": list(events)}, separators=(",", ":"), default=str).encode()
+    return receive(conn, store_id=store_id, source="custom", topic="events",
+                   delivery_key=f"parcours:{key}"[:255], body=body, now=now)
 
 
 @cache
@@ -194,6 +205,7 @@ def _process_store(conn: Connection, store_id: int, rows: list[_Row], now: datet
         result.done += len(work.done)
     # After the rows are done: a redaction also scrubs the bodies of this very batch.
     apply_actions(conn, store, work.actions, now=now, uninstall_retention=uninstall_retention)
+    schedule_reviews(conn, store.id, work.events, now)  # after the contacts the actions saved
 
 
 def _dated(action: Action, received_at: datetime) -> Action:

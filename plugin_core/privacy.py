@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,12 +44,14 @@ from sqlalchemy import (
 
 from parcours import tables as t
 from parcours.accounts import remove_store
+from parcours.adapters.base import OrderContact, adapter_for
 from parcours.credentials import drop_credentials
 from parcours.db import chunks
-from parcours.errors import NotFoundError, ValidationError
+from parcours.errors import NotFoundError, ParcoursError, ValidationError
 from parcours.events import email_hash
 from parcours.journey import path_stages
 from parcours.recorder import StoreRef
+from parcours.review_requests import cancel_requests
 from parcours.stages import Stage
 
 __all__ = ["PERSONAL_KEYS", "REDACTED", "Subject", "data_request", "get_export",
@@ -295,7 +298,7 @@ def _export_profiles(conn: Connection, pids: list[int]) -> list[dict[str, Any]]:
                 "stage": None if row.stage is None else Stage(row.stage).label,
                 "last_event_at": _iso(row.last_event_at),
                 "identities": [], "events": [], "journeys": [], "resources": [],
-                "reviews": []}
+                "reviews": [], "review_requests": []}
         for row in conn.execute(select(i.profile_id, i.key).where(i.profile_id.in_(part))
                                 .order_by(i.key)):
             kind, _, value = row.key.partition(":")
@@ -330,6 +333,14 @@ def _export_profiles(conn: Connection, pids: list[int]) -> list[dict[str, Any]]:
                 "product_id": row.product_id, "order_id": row.order_id, "rating": row.rating,
                 "title": row.title, "body": row.body, "author": row.author,
                 "created_at": _iso(row.created_at), "status": row.status})
+        q = t.review_requests.c
+        for row in conn.execute(select(t.review_requests).where(q.profile_id.in_(part))
+                                .order_by(q.id)):
+            out[row.profile_id]["review_requests"].append({
+                "order_id": row.order_id, "email": row.email, "name": row.name,
+                "locale": row.locale, "status": row.status,
+                "items": row.items, "opened_at": _iso(row.opened_at),
+                "submitted_at": _iso(row.submitted_at), "ces": row.ces, "nps": row.nps})
     return list(out.values())
 
 
@@ -370,6 +381,7 @@ def redact_customer(conn: Connection, store: StoreRef, subject: Subject, *,
     for part in chunks(pids):
         identities += conn.execute(delete(t.identities).where(
             t.identities.c.store_id == store.id, t.identities.c.profile_id.in_(part))).rowcount
+    deliveries, orders = _scrub_deliveries(conn, store, needles)
     summary = {
         "profiles": len(pids), "identities": identities,
         # Events keep their stored id, so a fact key naming the customer ("customer:<id>:
@@ -385,11 +397,28 @@ def redact_customer(conn: Connection, store: StoreRef, subject: Subject, *,
         "reviews": _rewrite(conn, t.reviews, store, pids, ("id",), lambda row: {
             "author": None, "title": _scrub(row["title"], needles),
             "body": _scrub(row["body"], needles)}),
-        "deliveries": _scrub_deliveries(conn, store, needles),
+        # Photos may show the person: they go with the name.
+        "review_photos": _delete_photos(conn, store, pids),
+        # Their requests stop and forget the address; nothing is mailed to them again.
+        "review_requests": cancel_requests(
+            conn, store.id, profile_ids=pids, order_ids=[*subject.order_ids, *orders],
+            emails=[subject.email] if subject.email else [], reason="redacted", now=now,
+            forget_contact=True),
+        "deliveries": deliveries,
         "exports": _drop_exports(conn, store, subject),
     }
     summary["request"] = _record_request(conn, store, "redact_customer", subject, reference, now)
     return summary
+
+
+def _delete_photos(conn: Connection, store: StoreRef, pids: list[int]) -> int:
+    deleted = 0
+    for part in chunks(pids):
+        reviews = select(t.reviews.c.id).where(t.reviews.c.store_id == store.id,
+                                               t.reviews.c.profile_id.in_(part))
+        deleted += conn.execute(delete(t.review_photos).where(
+            t.review_photos.c.review_id.in_(reviews))).rowcount
+    return deleted
 
 
 def _rewrite(conn: Connection, table: Table, store: StoreRef, pids: list[int],
@@ -410,13 +439,20 @@ def _rewrite(conn: Connection, table: Table, store: StoreRef, pids: list[int],
     return len(rows)
 
 
-def _scrub_deliveries(conn: Connection, store: StoreRef, needles: _Needles) -> int:
+def _scrub_deliveries(conn: Connection, store: StoreRef, needles: _Needles
+                      ) -> tuple[int, set[str]]:
     """Rewrite each mentioning body as a scrubbed JSON copy; a body that is not JSON cannot be
-    scrubbed field by field, so it is emptied and the row says why."""
-    count = 0
+    scrubbed field by field, so it is emptied and the row says why. Also the orders whose
+    review-request contact a mentioning delivery gave (the order's email may not be the one
+    the subject is known by)."""
+    count, orders = 0, set()
     for delivery in _deliveries(conn, store.id, needles):
         error = delivery.row.error
         if delivery.parsed:
+            with suppress(ParcoursError, LookupError):
+                orders |= {action.order_id for action in adapter_for(delivery.row.source)
+                           .normalize(store.key, delivery.row.topic, delivery.payload).actions
+                           if isinstance(action, OrderContact)}
             body = json.dumps(_scrub(delivery.payload, needles), ensure_ascii=False).encode()
             error = REDACTED if error is not None and needles.in_text(error) else error
         else:
@@ -424,7 +460,7 @@ def _scrub_deliveries(conn: Connection, store: StoreRef, needles: _Needles) -> i
         conn.execute(update(t.inbox).where(t.inbox.c.id == delivery.row.id)
                      .values(body=body, error=error))
         count += 1
-    return count
+    return count, orders
 
 
 def _drop_exports(conn: Connection, store: StoreRef, subject: Subject) -> int:

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -308,7 +309,96 @@ reviews = Table(
     Column("status", String(16), nullable=False),  # published, pending, rejected
     Column("reply", Text),  # the merchant's, published with the review
     Column("created_at", UTCDateTime, nullable=False),
+    # Where it came from: "request" (the hosted form), "import" (CSV), "storefront".
+    Column("source", String(16)),
+    Column("request_id", BigInteger, ForeignKey("review_requests.id", ondelete="SET NULL")),
+    Column("incentive", String(200)),  # disclosed with the review; never depends on the rating
+    # Publication to the platform: pending -> done (external_id) or failed (sync_error).
+    Column("sync_status", String(16)),
+    Column("sync_attempts", Integer, nullable=False, default=0),
+    Column("sync_error", Text),
+    Column("external_id", String(64)),
+    Column("synced_at", UTCDateTime),
     Index("ix_reviews_product", "store_id", "product_id", "status", "created_at"),
+    Index("ix_reviews_sync", "sync_status"),
+)
+
+# One review request per order: its contact (cleared by redaction), its items, the facts that
+# time it (fulfilled, delivered, cancelled) and the shopper's answers beyond the reviews (CES,
+# NPS). What is sent for it are review_messages rows; `nonce` makes its form link single use.
+review_requests = Table(
+    "review_requests", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("store_id", Integer, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("order_id", String(64), nullable=False),
+    Column("profile_id", BigInteger, ForeignKey("profiles.id", ondelete="SET NULL")),
+    Column("customer_key", String(80)),  # email hash, else "customer:<id>": the caps' key
+    Column("email", String(320)),
+    Column("name", String(100)),  # the first name the message greets
+    Column("locale", String(16)),
+    Column("items", JSONType, nullable=False),  # [{"product_id", "title", "image"}]
+    Column("placed_at", UTCDateTime),
+    Column("fulfilled_at", UTCDateTime),
+    Column("delivered_at", UTCDateTime),
+    Column("cancelled_at", UTCDateTime),
+    Column("postponed_until", UTCDateTime),
+    # waiting (no fulfilment yet), scheduled, sent, submitted, cancelled, skipped
+    Column("status", String(16), nullable=False),
+    Column("reason", String(200)),  # why cancelled or skipped
+    Column("nonce", String(32), nullable=False),
+    Column("opened_at", UTCDateTime),
+    Column("submitted_at", UTCDateTime),
+    Column("ces", SmallInteger),  # "how easy was buying?" 1-7
+    Column("nps", SmallInteger),  # "would you recommend us?" 0-10
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    UniqueConstraint("store_id", "order_id", name="uq_review_requests_store_order"),
+    Index("ix_review_requests_customer", "store_id", "customer_key"),
+)
+
+# What is sent for a request: at most one "request" and one "reminder" (unique), each claimed by
+# one worker. Status: due, sending (claimed, nothing handed to the channel yet), handing (the
+# channel may have it), sent, skipped, cancelled, failed, unconfirmed (a worker died while
+# handing: never resent, as it may have gone).
+review_messages = Table(
+    "review_messages", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("request_id", BigInteger, ForeignKey("review_requests.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("store_id", Integer, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),  # request, reminder
+    Column("channel", String(16)),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(500)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("claimed_at", UTCDateTime),
+    Column("sent_at", UTCDateTime),
+    Column("message_id", String(255)),
+    UniqueConstraint("request_id", "kind", name="uq_review_messages_request_kind"),
+    Index("ix_review_messages_due", "status", "due_at"),
+)
+
+# Addresses that asked for no more review requests from a store (hash only).
+review_unsubscribes = Table(
+    "review_unsubscribes", metadata,
+    _store_fk(),
+    Column("email_hash", String(64), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Photos sent with reviews, re-encoded (no EXIF, bounded size) before they are stored.
+review_photos = Table(
+    "review_photos", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("review_id", BigInteger, ForeignKey("reviews.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("store_id", Integer, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("content_type", String(32), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )
 
 # Durable inbox: every delivery is one row before it is acknowledged (see webhooks/).

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, func, insert, select
 from parcours import privacy
 from parcours import tables as t
 from parcours.accounts import create_store, get_store
+from parcours.adapters.base import OrderContact
 from parcours.credentials import Vault, generate_key, read_secrets, set_secret
 from parcours.db import Database
 from parcours.errors import NotFoundError, ValidationError
@@ -30,6 +31,7 @@ from parcours.privacy import (
     schedule_store_deletion,
 )
 from parcours.recorder import StoreRef, record
+from parcours.review_requests import save_contact, schedule
 from parcours.reviews import ReviewInput, add_review
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -106,7 +108,12 @@ def populate(conn: Connection, store: StoreRef) -> None:
         receive(conn, store_id=store.id, source=source, topic=topic, delivery_key=key,
                 body=body, status=status, now=NOW)
         if status == "done":
-            record(conn, store, normalize_body(source, store.key, topic, body).events, NOW)
+            normalized = normalize_body(source, store.key, topic, body)
+            record(conn, store, normalized.events, NOW)
+            for action in normalized.actions:  # the review request's contact
+                if isinstance(action, OrderContact):
+                    save_contact(conn, store.id, action, NOW)
+            schedule(conn, store.id, normalized.events, NOW)
     for email, author, order in ((EMAIL, "John Smith", ORDER_ID), (OTHER_EMAIL, "Marie", None)):
         profile = profile_of(conn, store, f"email_hash:{email_hash(email)}")
         add_review(conn, store.id, ReviewInput(
@@ -236,6 +243,7 @@ def test_redaction_leaves_no_personal_data_anywhere(db: Database, store: StoreRe
         summary = redact_customer(conn, store, SUBJECT, reference="r-1", now=NOW)
     assert summary == {"profiles": 1, "identities": 5, "events": 5, "resources": 1,
                        "reviews": 1, "deliveries": len(MENTIONING), "exports": 1,
+                       "review_photos": 0, "review_requests": 1,
                        "request": summary["request"]}
 
     with db.read() as conn:
@@ -315,7 +323,8 @@ def test_redaction_touches_no_other_store(db: Database, store: StoreRef) -> None
         summary = redact_customer(conn, store, SUBJECT, now=NOW)
         assert everything(conn, but=t.privacy_requests) == before
     assert summary == {"profiles": 0, "identities": 0, "events": 0, "resources": 0, "reviews": 0,
-                       "deliveries": 0, "exports": 0, "request": summary["request"]}
+                       "deliveries": 0, "exports": 0, "review_photos": 0, "review_requests": 0,
+                       "request": summary["request"]}
 
 
 def test_store_deletion_drops_credentials_now_and_data_when_due(

@@ -19,7 +19,9 @@ from hypothesis import strategies as st
 
 from parcours.adapters.base import (
     Normalized,
+    OrderContact,
     PrivacyRequest,
+    ReviewItem,
     StorefrontFact,
     Uninstalled,
     lower_headers,
@@ -94,8 +96,23 @@ def refund(**changes: Any) -> dict[str, Any]:
 
 def run(topic: str, payload: Any) -> list[JourneyEvent]:
     result = normalize("shop-1", topic, payload)
-    assert result.actions == []
+    # An order snapshot also says whom to ask for reviews; nothing else is an action.
+    assert all(isinstance(action, OrderContact) for action in result.actions)
+    assert len(result.actions) == topic.startswith("orders/")
     return result.events
+
+
+def test_an_order_says_whom_to_ask_for_reviews() -> None:
+    [contact] = normalize("shop-1", "orders/create", order()).actions
+    assert contact == OrderContact(
+        order_id="820982911946154508", email="jon@example.com", name="John", locale="en",
+        customer_id="115310627314723954",
+        items=(ReviewItem("788032119674292922", "Aviator sunglasses"),))
+    # A placeholder address is no address; custom items (no product) are not reviewable.
+    bare = order(email="none", contact_email=None, customer=None,
+                 line_items=[{"product_id": None, "title": "Gift wrap"}])
+    [contact] = normalize("shop-1", "orders/create", bare).actions
+    assert contact.email is None and contact.items == ()
 
 
 def summary(events: list[JourneyEvent]) -> list[tuple[str, str | None, datetime]]:

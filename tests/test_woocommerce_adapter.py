@@ -16,7 +16,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from parcours.adapters.base import Normalized, StorefrontFact, Verification, lower_headers
+from parcours.adapters.base import (
+    Normalized,
+    OrderContact,
+    ReviewItem,
+    StorefrontFact,
+    Verification,
+    lower_headers,
+)
 from parcours.adapters.woocommerce import WooCommerceAdapter
 from parcours.adapters.woocommerce.normalize import normalize
 from parcours.adapters.woocommerce.webhooks import sign
@@ -293,7 +300,8 @@ def test_recorded_payloads_give_the_expected_facts(
     if isinstance(expected, StorefrontFact):
         assert result == Normalized(actions=[expected])
         return
-    assert result.actions == []
+    # An order also says whom to ask for reviews (test below); nothing else is an action.
+    assert all(isinstance(action, OrderContact) for action in result.actions)
     assert summary(result.events) == expected
     for event in result.events:
         assert (event.store, event.source) == (STORE, "woocommerce")
@@ -580,3 +588,12 @@ def test_snapshots_in_any_order_give_the_same_facts(data: st.DataObject,
         for event in normalize(STORE, "order.updated", snapshot).events:
             if event.name in STABLE:
                 assert event.occurred_at == kept[event.key][1]
+
+
+def test_an_order_says_whom_to_ask_for_reviews() -> None:
+    topic, payload = _body(ORDER_CREATED, None, None)
+    [contact] = normalize(STORE, topic, payload).actions
+    # The recorded order's image has an empty src: no picture rather than a broken one.
+    assert contact == OrderContact(order_id="12", email="jane.e2e@example.com", name="Jane",
+                                   locale=None, customer_id=contact.customer_id,
+                                   items=(ReviewItem("11", "E2E Mug", None),))

@@ -18,7 +18,13 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from parcours.adapters.base import Normalized, PlatformAdapter, Verification
+from parcours.adapters.base import (
+    Action,
+    Normalized,
+    PlatformAdapter,
+    Verification,
+    order_contact,
+)
 from parcours.errors import ValidationError
 from parcours.events import load_events
 
@@ -102,4 +108,30 @@ class CustomAdapter(PlatformAdapter):
         records = payload.get("events") if isinstance(payload, dict) else None
         if not isinstance(records, list):
             raise ValidationError("invalid body", {"events": ["a list of events is required"]})
-        return Normalized(events=load_events(store, records))
+        contacts = payload.get("contacts", [])
+        return Normalized(events=load_events(store, records), actions=_contacts(contacts))
+
+
+def _contacts(contacts: Any) -> list[Action]:
+    """`contacts`: whom to ask for reviews of an order (a custom shop's orders carry no email
+    in their events): `[{"order_id", "email", "name"?, "locale"?, "items": [{"product_id",
+    "title", "image"?}]}]`."""
+    if not isinstance(contacts, list):
+        raise ValidationError("invalid body", {"contacts": ["a list of order contacts"]})
+    found: list[Action] = []
+    for n, entry in enumerate(contacts):
+        items = entry.get("items") if isinstance(entry, dict) else None
+        order_id = entry.get("order_id") if isinstance(entry, dict) else None
+        if not isinstance(order_id, str) or not 0 < len(order_id) <= 64 \
+                or not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise ValidationError("invalid body", {f"contacts.{n}": [
+                "an object with order_id (text, up to 64 characters) and items (a list of "
+                "objects with product_id and title)"]})
+        contact = order_contact(order_id, email=entry.get("email"), name=entry.get("name"),
+                                locale=entry.get("locale"), customer_id=None,
+                                items=[(i.get("product_id"), i.get("title"), i.get("image"))
+                                       for i in items])
+        if entry.get("email") and contact.email is None:
+            raise ValidationError("invalid body", {f"contacts.{n}.email": ["an email address"]})
+        found.append(contact)
+    return found

@@ -28,7 +28,15 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from parcours.adapters.base import Action, Normalized, PrivacyRequest, StorefrontFact, Uninstalled
+from parcours.adapters.base import (
+    Action,
+    Normalized,
+    OrderContact,
+    PrivacyRequest,
+    StorefrontFact,
+    Uninstalled,
+    order_contact,
+)
 from parcours.errors import ValidationError
 from parcours.events import JourneyEvent, Resource, email_identity
 
@@ -498,4 +506,20 @@ def normalize(store: str, topic: str, payload: Any) -> Normalized:
                               {"_schema": ["the payload must be a JSON object"]})
     if topic in ACTION_TOPICS:
         return Normalized(actions=ACTION_TOPICS[topic](payload))
-    return Normalized(events=_earliest(EVENT_TOPICS[topic](store, payload)))
+    events = _earliest(EVENT_TOPICS[topic](store, payload))
+    if topic.startswith("orders/"):
+        return Normalized(events=events, actions=[_order_contact(payload)])
+    return Normalized(events=events)
+
+
+def _order_contact(order: Payload) -> OrderContact:
+    """Whom a review request for this order goes to: the order's email, the customer's first
+    name and the language they shopped in (`customer_locale`, e.g. "fr" or "en-CA")."""
+    customer = _object(order, "customer")
+    return order_contact(
+        _required_id(order, "id"),
+        email=order.get("email") or order.get("contact_email") or customer.get("email"),
+        name=customer.get("first_name"), locale=order.get("customer_locale"),
+        customer_id=_id(customer, "id", "customer."),
+        items=[(item.get("product_id"), item.get("title") or item.get("name"), None)
+               for item in _objects(order, "line_items")])

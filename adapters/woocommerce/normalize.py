@@ -43,7 +43,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from parcours.adapters.base import Normalized, StorefrontFact
+from parcours.adapters.base import Normalized, OrderContact, StorefrontFact, order_contact
 from parcours.errors import ValidationError
 from parcours.events import JourneyEvent, Resource, email_identity
 
@@ -279,7 +279,21 @@ def _order_events(store: str, payload: Mapping[str, Any]) -> list[JourneyEvent]:
 
 
 def _orders(store: str, payload: Mapping[str, Any]) -> Normalized:
-    return Normalized(events=_order_events(store, payload))
+    return Normalized(events=_order_events(store, payload), actions=[_order_contact(payload)])
+
+
+def _order_contact(payload: Mapping[str, Any]) -> OrderContact:
+    """Whom a review request for this order goes to: the billing email and first name. A
+    WooCommerce order has no language of its own: the store's default applies."""
+    billing = _mapping(payload, "billing")
+    lines = payload.get("line_items")
+    return order_contact(
+        _id(payload.get("id"), "id"), email=billing.get("email"),
+        name=billing.get("first_name"), locale=None,
+        customer_id=_customer_id(payload.get("customer_id")),
+        items=[(line.get("product_id"), line.get("name"), _mapping(line, "image").get("src"))
+               for line in (lines if isinstance(lines, list) else [])
+               if isinstance(line, Mapping)])
 
 
 def _customer(store: str, payload: Mapping[str, Any]) -> Normalized:

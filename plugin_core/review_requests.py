@@ -1,0 +1,195 @@
+"""Review requests as rows: created from orders, timed from the journey, cancelled when the
+order is.
+
+The inbox worker calls `save_contact` for every order snapshot's contact and `schedule` with
+the batch's events, in the transaction that records them; both are idempotent (a redelivered
+snapshot changes nothing). A request's first message (`review_messages`, kind "request") is
+due when review_timing says; the sender job (review_sender.py) claims due messages, and adds
+the reminder when the request went out. A cancelled, refunded or redacted order cancels the
+messages not sent yet.
+
+Request statuses: waiting (nothing says the order is on its way, or requests are off),
+scheduled (its message is due at some time), sent, submitted, cancelled, skipped (the sender
+decided not to send: unsubscribed, capped, no address, the platform asks itself).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from datetime import datetime
+
+from sqlalchemy import Connection, or_, select, update
+
+from parcours import tables as t
+from parcours.accounts import store_facts
+from parcours.adapters.base import OrderContact
+from parcours.db import upsert
+from parcours.errors import NotFoundError, ValidationError
+from parcours.events import JourneyEvent, email_hash
+from parcours.review_timing import ReviewSettings, first_due
+
+__all__ = ["ORDER_FACTS", "SETTINGS_FACT", "cancel_requests", "postpone", "retime",
+           "review_settings", "save_contact", "schedule"]
+
+SETTINGS_FACT = "review_settings"
+# The order facts that time a request (the earliest report of each counts) or cancel it.
+ORDER_FACTS = {"order_placed": "placed_at", "order_fulfilled": "fulfilled_at",
+               "order_delivered": "delivered_at", "order_cancelled": "cancelled_at",
+               "order_refunded": "cancelled_at"}
+OPEN = ("waiting", "scheduled")
+
+
+def review_settings(conn: Connection, store_id: int) -> ReviewSettings:
+    return ReviewSettings.from_dict(store_facts(conn, store_id, SETTINGS_FACT).get(SETTINGS_FACT))
+
+
+def _ensure(conn: Connection, store_id: int, order_ids: Iterable[str], now: datetime
+            ) -> dict[str, int]:
+    """The request id of each order, created (waiting, no contact yet) where missing."""
+    wanted = sorted(set(order_ids))
+    if not wanted:
+        return {}
+    upsert(conn, t.review_requests, [
+        {"store_id": store_id, "order_id": order_id, "items": [], "status": "waiting",
+         "nonce": secrets.token_hex(16), "created_at": now, "updated_at": now}
+        for order_id in wanted], ["store_id", "order_id"])
+    r = t.review_requests.c
+    return {row.order_id: row.id for row in conn.execute(
+        select(r.order_id, r.id).where(r.store_id == store_id, r.order_id.in_(wanted)))}
+
+
+def save_contact(conn: Connection, store_id: int, contact: OrderContact, now: datetime) -> None:
+    """Keep the newest contact of an order's request (the order may change its email)."""
+    [request_id] = _ensure(conn, store_id, [contact.order_id], now).values()
+    key = (email_hash(contact.email) if contact.email
+           else f"customer:{contact.customer_id}" if contact.customer_id else None)
+    profile_id = conn.execute(select(t.identities.c.profile_id).where(
+        t.identities.c.store_id == store_id,
+        t.identities.c.key == f"order_id:{contact.order_id}")).scalar()
+    r = t.review_requests.c
+    values = {"email": contact.email, "name": contact.name, "locale": contact.locale,
+              "customer_key": key, "updated_at": now}
+    if contact.items:
+        values["items"] = [asdict(item) for item in contact.items]
+    if profile_id is not None:
+        values["profile_id"] = profile_id
+    # A redacted request keeps no contact, whatever arrives later for the order.
+    conn.execute(update(t.review_requests).where(r.id == request_id, r.reason.is_distinct_from(
+        "redacted")).values(**values))
+
+
+def schedule(conn: Connection, store_id: int, events: Sequence[JourneyEvent], now: datetime
+             ) -> None:
+    """Apply a batch's order facts to their requests, then (re)time them."""
+    facts: dict[str, dict[str, datetime]] = {}
+    for event in events:
+        column = ORDER_FACTS.get(event.name)
+        order_id = event.identities.get("order_id")
+        if column is None or not order_id or len(order_id) > 64:
+            continue
+        seen = facts.setdefault(order_id, {})
+        if column not in seen or event.occurred_at < seen[column]:
+            seen[column] = event.occurred_at
+    ids = _ensure(conn, store_id, facts, now)
+    r = t.review_requests.c
+    for order_id, found in facts.items():
+        row = conn.execute(select(r.placed_at, r.fulfilled_at, r.delivered_at, r.cancelled_at)
+                           .where(r.id == ids[order_id])).one()._asdict()
+        earliest = {column: min(at, row[column]) if row[column] else at
+                    for column, at in found.items()}
+        if any(row[column] != at for column, at in earliest.items()):
+            conn.execute(update(t.review_requests).where(r.id == ids[order_id])
+                         .values(**earliest, updated_at=now))
+    retime(conn, store_id, ids.values(), now)
+
+
+def retime(conn: Connection, store_id: int, request_ids: Iterable[int], now: datetime) -> None:
+    """Bring the requests' first messages in line with their facts and the store's settings."""
+    settings = review_settings(conn, store_id)
+    r, m = t.review_requests.c, t.review_messages.c
+    for row in conn.execute(select(t.review_requests).where(r.id.in_(list(request_ids)))).all():
+        if row.status not in OPEN:
+            continue
+        if row.cancelled_at is not None:
+            _close(conn, [row.id], "cancelled", "the order was cancelled or refunded", now)
+            continue
+        due = first_due(settings, delivered_at=row.delivered_at, fulfilled_at=row.fulfilled_at,
+                        postponed_until=row.postponed_until) if settings.enabled else None
+        message = conn.execute(select(m.id, m.status).where(
+            m.request_id == row.id, m.kind == "request")).first()
+        if due is None:
+            if message is not None and message.status == "due":
+                conn.execute(t.review_messages.delete().where(m.id == message.id))
+            status, reason = "waiting", None if settings.enabled else "review requests are off"
+        elif message is None:
+            conn.execute(t.review_messages.insert().values(
+                request_id=row.id, store_id=store_id, kind="request", due_at=due, status="due",
+                attempts=0))
+            status, reason = "scheduled", None
+        else:
+            if message.status == "due":
+                conn.execute(update(t.review_messages).where(m.id == message.id)
+                             .values(due_at=due))
+            status, reason = "scheduled", None
+        if (row.status, row.reason) != (status, reason):
+            conn.execute(update(t.review_requests).where(r.id == row.id)
+                         .values(status=status, reason=reason, updated_at=now))
+
+
+def _close(conn: Connection, request_ids: Sequence[int], status: str, reason: str,
+           now: datetime) -> None:
+    """End requests: their messages not handed to a channel yet are cancelled."""
+    if not request_ids:
+        return
+    r, m = t.review_requests.c, t.review_messages.c
+    conn.execute(update(t.review_messages).where(m.request_id.in_(request_ids),
+                                                 m.status == "due")
+                 .values(status="cancelled", reason=reason))
+    conn.execute(update(t.review_requests).where(r.id.in_(request_ids))
+                 .values(status=status, reason=reason, updated_at=now))
+
+
+def cancel_requests(conn: Connection, store_id: int, *, profile_ids: Sequence[int] = (),
+                    order_ids: Sequence[str] = (), emails: Sequence[str] = (),
+                    reason: str, now: datetime, forget_contact: bool = False) -> int:
+    """Cancel the open requests of these profiles, orders or addresses; with `forget_contact`
+    (redaction) every matching request, sent or not, loses its address and name. How many."""
+    r = t.review_requests.c
+    keys = [email_hash(email) for email in emails]
+    matches = [clause for clause in (
+        r.profile_id.in_(profile_ids) if profile_ids else None,
+        r.order_id.in_(order_ids) if order_ids else None,
+        r.customer_key.in_(keys) if keys else None) if clause is not None]
+    if not matches:
+        return 0
+    rows = conn.execute(select(r.id, r.status).where(r.store_id == store_id, or_(*matches))).all()
+    _close(conn, [row.id for row in rows if row.status in OPEN], "cancelled", reason, now)
+    if forget_contact and rows:
+        conn.execute(update(t.review_requests).where(r.id.in_([row.id for row in rows]))
+                     .values(email=None, name=None, reason=reason, updated_at=now))
+    return len(rows)
+
+
+def postpone(conn: Connection, store_id: int, order_id: str, until: datetime, now: datetime
+             ) -> datetime:
+    """The merchant delays an order's request; when it is now due."""
+    r, m = t.review_requests.c, t.review_messages.c
+    row = conn.execute(select(r.id, r.status).where(r.store_id == store_id,
+                                                   r.order_id == order_id)).first()
+    if row is None:
+        raise NotFoundError(f"no review request for order {order_id!r}")
+    if row.status not in OPEN:
+        raise ValidationError("the request cannot be postponed",
+                              {"order_id": [f"its request is {row.status}"]})
+    if until.tzinfo is None or until <= now:
+        raise ValidationError("the request cannot be postponed",
+                              {"until": ["a time in the future, with its zone"]})
+    conn.execute(update(t.review_requests).where(r.id == row.id)
+                 .values(postponed_until=until, updated_at=now))
+    retime(conn, store_id, [row.id], now)
+    due = conn.execute(select(m.due_at).where(m.request_id == row.id, m.kind == "request",
+                                              m.status == "due")).scalar()
+    return due or until
+
