@@ -39,6 +39,10 @@ DEFAULTS: dict[str, Any] = {
     "UNINSTALL_RETENTION_DAYS": 30,  # data of an uninstalled store is deleted after this
     "WEBHOOK_CACHE_SECONDS": 30,  # how long a process trusts its copy of a store's secrets
     "MAX_EVENTS_PER_REQUEST": 1000,
+    # Review requests by email: smtp://user:password@host:587 (STARTTLS), smtps://... (TLS),
+    # or smtp://host:25 on a trusted network; MAIL_FROM is the envelope and From address.
+    "SMTP_URL": None,
+    "MAIL_FROM": None,
     "DEMO_SHOP": None,  # a store key: serve the demo storefront for it at /demo/shop (demo only)
     # Reverse proxies in front of the app that set X-Forwarded-For/-Proto/-Host. 0 trusts none:
     # behind a proxy every shopper would then share its address (and its /collect rate limit).
