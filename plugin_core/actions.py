@@ -23,13 +23,16 @@ from parcours.adapters.base import (
 from parcours.db import upsert
 from parcours.privacy import Subject, data_request, redact_customer, schedule_store_deletion
 from parcours.recorder import StoreRef
-from parcours.review_requests import save_contact
+from parcours.review_requests import save_contacts
 
 
 def apply_actions(conn: Connection, store: StoreRef, actions: Iterable[Action], *,
                   now: datetime, uninstall_retention: timedelta) -> None:
+    contacts: list[OrderContact] = []  # saved in bulk, in order with privacy requests
     for action in actions:
-        if isinstance(action, StorefrontFact):
+        if isinstance(action, OrderContact):
+            contacts.append(action)
+        elif isinstance(action, StorefrontFact):
             upsert(conn, t.store_facts, [{"store_id": store.id, "name": action.name,
                                           "value": action.value, "updated_at": action.updated_at}],
                    ["store_id", "name"], replace=["value", "updated_at"], newer="updated_at")
@@ -37,9 +40,10 @@ def apply_actions(conn: Connection, store: StoreRef, actions: Iterable[Action], 
             schedule_store_deletion(conn, store.id, after=uninstall_retention, now=now,
                                     uninstalled=True)
         elif isinstance(action, PrivacyRequest):
+            save_contacts(conn, store.id, contacts, now)
+            contacts = []
             _privacy(conn, store, action, now)
-        elif isinstance(action, OrderContact):
-            save_contact(conn, store.id, action, now)
+    save_contacts(conn, store.id, contacts, now)
 
 
 def _privacy(conn: Connection, store: StoreRef, request: PrivacyRequest, now: datetime) -> None:

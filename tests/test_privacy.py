@@ -31,7 +31,7 @@ from parcours.privacy import (
     schedule_store_deletion,
 )
 from parcours.recorder import StoreRef, record
-from parcours.review_requests import save_contact, schedule
+from parcours.review_requests import save_contacts, schedule
 from parcours.reviews import ReviewInput, add_review
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -110,9 +110,8 @@ def populate(conn: Connection, store: StoreRef) -> None:
         if status == "done":
             normalized = normalize_body(source, store.key, topic, body)
             record(conn, store, normalized.events, NOW)
-            for action in normalized.actions:  # the review request's contact
-                if isinstance(action, OrderContact):
-                    save_contact(conn, store.id, action, NOW)
+            save_contacts(conn, store.id, [action for action in normalized.actions
+                                           if isinstance(action, OrderContact)], NOW)
             schedule(conn, store.id, normalized.events, NOW)
     for email, author, order in ((EMAIL, "John Smith", ORDER_ID), (OTHER_EMAIL, "Marie", None)):
         profile = profile_of(conn, store, f"email_hash:{email_hash(email)}")
