@@ -33,9 +33,12 @@ typecheck: $(VENV)/.installed-test
 	$(BIN)/pip install --quiet --no-deps --target build/typecheck .
 	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../setup.cfg -p parcours
 
-# The README's widget screenshots, taken by the browser tests on the demo storefront.
+# The README's screenshots, taken by the browser tests: widgets on the demo storefront, the
+# review request email and the review form.
 screenshots: $(VENV)/.installed-test
-	PARCOURS_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q tests/test_widgets_storefront.py -k screenshots
+	PARCOURS_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q -p no:xdist \
+		tests/test_widgets_storefront.py tests/test_review_sender.py tests/test_review_form_browser.py \
+		-k "screenshots or renders_in_a_browser"
 
 clean:
 	rm -rf $(VENV) build instance .pytest_cache .mypy_cache .ruff_cache

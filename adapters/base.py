@@ -37,6 +37,7 @@ __all__ = [
     "OrderContact",
     "PlatformAdapter",
     "PrivacyRequest",
+    "PublishedReview",
     "ReviewItem",
     "StoreAccess",
     "StorefrontFact",
@@ -204,6 +205,33 @@ class StoreAccess:
     config: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class PublishedReview:
+    """A review as a platform receives it for publication (`publish_review`).
+
+    Parcours keeps the canonical copy; this is what a platform's copy is made from. `body` and
+    `title` are the shopper's plain text, never HTML: an adapter escapes them for a platform
+    that stores HTML. `email` is the address of the order's review request while Parcours still
+    holds it (None once redacted, or for imported and storefront reviews); it is personal data,
+    kept out of `repr`. `incentive` is disclosed with the review wherever it is published.
+    `external_id` is the platform's id of a copy published earlier.
+    """
+
+    id: int
+    product_id: str
+    rating: int
+    title: str | None
+    body: str
+    author: str | None
+    email: str | None = field(repr=False)
+    verified: bool
+    reply: str | None
+    created_at: datetime
+    incentive: str | None = None
+    locale: str | None = None
+    external_id: str | None = None
+
+
 class PlatformAdapter(ABC):
     """What Parcours needs from a platform. `headers` are always lower-cased (`lower_headers`)."""
 
@@ -281,6 +309,30 @@ class PlatformAdapter(ABC):
         that cannot be polled yield nothing. Called outside any transaction.
         """
         return ()
+
+    def publish_review(self, store: StoreAccess, review: PublishedReview) -> str | None:
+        """Publish a review (or bring its published copy up to date) on the platform: the
+        platform's id of the copy, or None when the platform keeps no copy of its own.
+
+        Must be safe to call again for the same review (a worker may die after the platform
+        answered). Every genuine review is published, whatever its rating. Called outside any
+        transaction. Custom shops read reviews from Parcours itself: nothing to publish.
+        """
+        return None
+
+    def withdraw_review(self, store: StoreAccess, review: PublishedReview) -> None:
+        """Remove a review's published copy (moderation rejected it as spam or abuse). Safe to
+        call when there is no copy, or none any more."""
+        return None
+
+    def retryable(self, exc: BaseException) -> bool:
+        """Whether a call that raised `exc` may succeed later (network trouble, 429, 5xx), as
+        opposed to a refusal that repeating cannot change (4xx, invalid input, no access).
+        Platforms refine it with their own error types."""
+        if isinstance(exc, OSError | TimeoutError):
+            return True
+        status = getattr(exc, "status", None)
+        return isinstance(status, int) and (status == 429 or status >= 500)
 
 
 _REGISTRY: dict[str, PlatformAdapter] = {}

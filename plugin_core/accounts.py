@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, delete, insert, select, update
 
@@ -147,6 +148,19 @@ def store_facts(conn: Connection, store_id: int, *names: str) -> dict[str, Any]:
     if names:
         query = query.where(c.name.in_(names))
     return {name: value for name, value in conn.execute(query)}
+
+
+def store_hosts(conn: Connection, store_id: int) -> set[str]:
+    """The hosts the store's pages are served from: its domain and its primary domain (empty
+    when the store has declared neither): what `/collect` checks an Origin against, and what a
+    hosted review page may link back to."""
+    domain = conn.execute(select(t.stores.c.domain).where(t.stores.c.id == store_id)).scalar()
+    shop = store_facts(conn, store_id, "shop").get("shop")
+    hosts = {domain.lower()} if domain else set()
+    primary = shop.get("primary_domain") if isinstance(shop, dict) else None
+    if isinstance(primary, str) and primary:
+        hosts.add((urlsplit(primary).hostname or primary).lower())
+    return hosts
 
 
 def save_store_facts(conn: Connection, store_id: int, facts: Mapping[str, Any],

@@ -194,3 +194,7 @@ def uninstall(store: str) -> Any:
                             store, after=timedelta(days=days), now=now)
     return jsonify(store=store, delete_after=(now + timedelta(days=days)).isoformat(),
                    notes=notes), 202
+
+
+# The reviews' routes live in their own module, on this blueprint (same auth, same errors).
+from parcours import api_reviews  # noqa: E402, F401

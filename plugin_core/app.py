@@ -22,6 +22,7 @@ from parcours.credentials import Vault
 from parcours.db import Database
 from parcours.errors import AuthError, NotFoundError, ParcoursError, ValidationError
 from parcours.jobs import Jobs
+from parcours.review_form import review_form
 from parcours.widgets.routes import widgets_blueprint
 
 DEFAULTS: dict[str, Any] = {
@@ -43,6 +44,9 @@ DEFAULTS: dict[str, Any] = {
     # or smtp://host:25 on a trusted network; MAIL_FROM is the envelope and From address.
     "SMTP_URL": None,
     "MAIL_FROM": None,
+    # Review requests to a webhook on a private network (the merchant's intranet tool): off,
+    # as a webhook URL is typed by merchants and Parcours must not probe its own network.
+    "REVIEW_WEBHOOK_LOCAL": False,
     "DEMO_SHOP": None,  # a store key: serve the demo storefront for it at /demo/shop (demo only)
     # Reverse proxies in front of the app that set X-Forwarded-For/-Proto/-Host. 0 trusts none:
     # behind a proxy every shopper would then share its address (and its /collect rate limit).
@@ -70,6 +74,7 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     app.register_blueprint(api_v1)
     webhooks.init_app(app)
     app.register_blueprint(widgets_blueprint)
+    app.register_blueprint(review_form)
     for adapter in adapters():
         adapter.init_app(app)
     if app.config["DEMO_SHOP"]:

@@ -23,6 +23,7 @@ from parcours.accounts import (
     revoke_api_key,
 )
 from parcours.adapters.base import StoreAccess, adapter_for, adapters
+from parcours.cli_reviews import reviews
 from parcours.cli_support import ParcoursGroup, database, echo_json, load_app
 from parcours.cli_webhooks import COMMANDS
 from parcours.errors import ValidationError
@@ -296,7 +297,7 @@ def bench_widgets(runs: int, page: str, keep: str | None, cpu_slowdown: float | 
         click.echo(table(report))
 
 
-for _command in (*COMMANDS, widgets):
+for _command in (*COMMANDS, widgets, reviews):
     main.add_command(_command)
 for _adapter in adapters():
     for _command in _adapter.commands():

@@ -21,6 +21,8 @@ from parcours.errors import ConfigError
 from parcours.inbox import pending_count, process_pending
 from parcours.privacy import purge_due
 from parcours.reconcile import reconcile_stores
+from parcours.review_publish import publish_all
+from parcours.review_sender import send_due
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -37,6 +39,7 @@ class Jobs:
         self._wake_lock = threading.Lock()
         self._last_wake = -WAKE_INTERVAL
         self._timer: threading.Timer | None = None
+        self._review_config_error = ""  # the last one logged
         if app is not None:
             self.init_app(app)
 
@@ -80,12 +83,43 @@ class Jobs:
             with db.write() as conn:
                 purge_due(conn, now=datetime.now(UTC))
 
+        @huey.periodic_task(crontab(minute="*"))
+        def review_send() -> None:
+            """Send the review requests and reminders that fell due. Every worker may run it:
+            messages are claimed one by one in the database, so none goes twice."""
+            try:
+                report = send_due(db, vault, app.config, wake=self.wake)
+            except ConfigError as exc:
+                if str(exc) != self._review_config_error:  # once, not every minute
+                    log.error("review requests are not sent: %s", exc)
+                self._review_config_error = str(exc)
+                return
+            self._review_config_error = ""
+            if report.sent or report.failed or report.unconfirmed:
+                log.info("review requests: %s sent, %s failed, %s unconfirmed, %s left due",
+                         report.sent, report.failed, report.unconfirmed, report.deferred)
+
+        @huey.periodic_task(crontab(minute="*"))
+        def publish_reviews() -> None:
+            """Publish new, moderated, replied-to or redacted reviews to their platforms."""
+            publish_all(db, vault, app.config)
+
+        def publish_now() -> None:
+            """After a review is submitted or moderated: publish it without waiting a minute."""
+            try:
+                publish_reviews()
+            except Exception:  # never fail the caller: the periodic run catches up
+                log.exception("could not enqueue the review publication; the next run will")
+
         self.huey = huey
         self.drain_inbox = drain_inbox
+        self.review_send = review_send
+        self.publish_reviews = publish_reviews
         self.sweep_inbox = sweep_inbox
         self.reconcile = reconcile
         self.purge = purge
         app.extensions["parcours.jobs"] = self
+        app.extensions["parcours.reviews.publish"] = publish_now
 
     def wake(self) -> None:
         """Ask a worker to drain the inbox, at most once per `WAKE_INTERVAL` per process.

@@ -394,9 +394,11 @@ def redact_customer(conn: Connection, store: StoreRef, subject: Subject, *,
                               lambda row: {"data": _scrub(row["data"], needles)}),
         # A review stays published (its rating counts like any other), without its author's
         # name and with any email or phone in its text gone.
+        # and published again so that the platforms' copies lose them too.
         "reviews": _rewrite(conn, t.reviews, store, pids, ("id",), lambda row: {
             "author": None, "title": _scrub(row["title"], needles),
-            "body": _scrub(row["body"], needles)}),
+            "body": _scrub(row["body"], needles), "sync_status": "pending",
+            "sync_attempts": 0, "sync_error": None}),
         # Photos may show the person: they go with the name.
         "review_photos": _delete_photos(conn, store, pids),
         # Their requests stop and forget the address; nothing is mailed to them again.

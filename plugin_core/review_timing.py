@@ -19,7 +19,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from marshmallow import Schema, validate
+from marshmallow import Schema, validate, validates_schema
 from marshmallow import ValidationError as SchemaError
 from marshmallow import fields as f
 
@@ -97,12 +97,10 @@ class _SettingsSchema(Schema):
     storefront_reviews = f.Bool()
     incentive = f.Str(allow_none=True, validate=validate.Length(1, 200))
 
-    def load(self, data: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        loaded = super().load(data, **kwargs)
-        merged = {**asdict(ReviewSettings()), **loaded}
-        if merged["channel"] == "webhook" and not merged["webhook_url"]:
-            raise SchemaError({"webhook_url": ["required when the channel is webhook"]})
-        return loaded
+    @validates_schema
+    def _webhook_needs_its_url(self, data: dict[str, Any], **_: Any) -> None:
+        if data.get("channel") == "webhook" and not data.get("webhook_url"):
+            raise SchemaError("required when the channel is webhook", "webhook_url")
 
 
 assert {field.name for field in fields(ReviewSettings)} == set(_SettingsSchema().fields)

@@ -84,7 +84,8 @@ def run_demo(app: Flask, host: str, port: int, seed: int, shoppers: int) -> None
 
     base = f"http://{host}:{port}"
     command = [sys.executable, "-m", "parcours.cli"]
-    env = {**os.environ, "PARCOURS_DEMO_SHOP": DEMO_STORE}  # the demo storefront, /demo/shop
+    # The demo storefront at /demo/shop; review links point at this server unless set.
+    env = {"PARCOURS_PUBLIC_URL": base, **os.environ, "PARCOURS_DEMO_SHOP": DEMO_STORE}
     processes = [
         subprocess.Popen([*command, "serve", "--host", host, "--port", str(port)], env=env),
         subprocess.Popen([*command, "worker"], env=env),

@@ -313,6 +313,7 @@ reviews = Table(
     Column("source", String(16)),
     Column("request_id", BigInteger, ForeignKey("review_requests.id", ondelete="SET NULL")),
     Column("incentive", String(200)),  # disclosed with the review; never depends on the rating
+    Column("moderation_reason", String(32)),  # why it was rejected: spam, abuse, ...
     # Publication to the platform: pending -> done (external_id) or failed (sync_error).
     Column("sync_status", String(16)),
     Column("sync_attempts", Integer, nullable=False, default=0),
@@ -377,6 +378,7 @@ review_messages = Table(
     Column("message_id", String(255)),
     UniqueConstraint("request_id", "kind", name="uq_review_messages_request_kind"),
     Index("ix_review_messages_due", "status", "due_at"),
+    Index("ix_review_messages_claimed", "store_id", "claimed_at"),  # the daily limit's count
 )
 
 # Addresses that asked for no more review requests from a store (hash only).

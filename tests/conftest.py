@@ -138,3 +138,13 @@ def browser(playwright: Any) -> Iterator[Any]:
 def shopper_browser(playwright: Any) -> Iterator[Any]:
     """Chromium that says it is a shopper's desktop Chrome, beacons included."""
     yield from _chromium(playwright, f"--user-agent={SHOPPER_AGENT}")
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Any]:
+    """A real SMTP server on loopback (aiosmtpd) that records what it accepts, and can refuse
+    or hang on demand (see tests/smtp_support.py)."""
+    from tests.smtp_support import RunningSmtp
+
+    with RunningSmtp() as server:
+        yield server

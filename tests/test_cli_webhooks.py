@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from parcours.adapters.custom.webhooks import sign
 from parcours.cli import main
 from parcours.credentials import generate_key
+from parcours.standard_webhooks import sign
 from tests.test_cli import parcours
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -24,11 +24,11 @@ from sqlalchemy import func, select
 
 from parcours import tables as t
 from parcours.accounts import create_store, get_store
-from parcours.adapters.custom.webhooks import sign
 from parcours.app import create_app
 from parcours.credentials import generate_key, set_secret
 from parcours.db import Database
 from parcours.inbox import list_entries, process_pending, replay
+from parcours.standard_webhooks import sign
 
 FIXTURES = Path(__file__).parent / "fixtures"
 APP_SECRET, OLD_APP_SECRET = "shpss_current-app-secret", "shpss_previous-app-secret"

@@ -168,7 +168,8 @@ def test_the_reviews_route_pages_published_reviews_whatever_their_rating(app: Fl
     assert body["reviews"][0] == {"id": body["reviews"][0]["id"], "rating": 5,
                                   "title": None, "body": "5 stars", "author": "Ann",
                                   "verified": True, "reply": None, "locale": None,
-                                  "created_at": "2026-11-30T00:00:00+00:00"}
+                                  "created_at": "2026-11-30T00:00:00+00:00", "photos": []}
+    assert body["write"] is None  # the store takes no reviews from its storefront
     last = client.get("/w/shop/reviews/p-1.json?per_page=3&page=3").get_json()
     assert [r["rating"] for r in last["reviews"]] == [1]
     beyond = client.get("/w/shop/reviews/p-1.json?per_page=3&page=9").get_json()

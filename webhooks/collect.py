@@ -35,11 +35,9 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.blueprints import BlueprintSetupState
-from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from parcours import tables as t
-from parcours.accounts import store_facts
+from parcours.accounts import store_hosts
 from parcours.db import Database
 from parcours.errors import ConfigError, ValidationError
 from parcours.events import load_events
@@ -123,16 +121,9 @@ def _init_limits(state: BlueprintSetupState) -> None:
 
 
 def _hosts(db: Database, store: KnownStore) -> set[str]:
-    """The hosts the store's pages are served from: its domain and its primary domain."""
+    """The hosts the store's pages are served from (accounts.store_hosts)."""
     with db.read() as conn:
-        domain = conn.execute(select(t.stores.c.domain)
-                              .where(t.stores.c.id == store.id)).scalar()
-        shop = store_facts(conn, store.id, "shop").get("shop")
-    hosts = {domain.lower()} if domain else set()
-    primary = shop.get("primary_domain") if isinstance(shop, dict) else None
-    if isinstance(primary, str) and primary:
-        hosts.add((urlsplit(primary).hostname or primary).lower())
-    return hosts
+        return store_hosts(conn, store.id)
 
 
 def _cors(response: Response, origin: str | None) -> Response:

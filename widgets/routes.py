@@ -19,6 +19,8 @@ from parcours.accounts import store_facts
 from parcours.adapters.base import adapter_for
 from parcours.db import Database
 from parcours.errors import NotFoundError, ValidationError
+from parcours.review_storefront import write_path
+from parcours.review_submission import storefront_product
 from parcours.reviews import MAX_PER_PAGE, product_reviews
 from parcours.shipping import estimate_answer, parse_estimate_query
 from parcours.widgets.assets import asset
@@ -129,7 +131,9 @@ def _whole(name: str, default: int, high: int) -> int:
 
 @widgets_blueprint.get("/w/<store>/reviews/<product>.json")
 def reviews(store: str, product: str) -> Response:
-    """A page of the product's published reviews with its rating (`?page=&per_page=`)."""
+    """A page of the product's published reviews with its rating (`?page=&per_page=`), and
+    `write`: the path of the page where anyone may review it, or null (the store's
+    `storefront_reviews` setting)."""
     row = _store(store)
     try:
         if len(product) > PRODUCT_ID_MAX:
@@ -141,4 +145,7 @@ def reviews(store: str, product: str) -> Response:
         return _refused(exc)
     with _db().read() as conn:
         body = product_reviews(conn, row.id, product, page=page, per_page=per_page)
+        takes = storefront_product(conn, store, product) is not None
+    # Where a visitor may write one (review_storefront.py), when the store takes them.
+    body["write"] = write_path(store, product) if takes else None
     return _public(jsonify(body), ANSWER_MAX_AGE)

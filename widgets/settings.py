@@ -12,8 +12,6 @@ Nothing is written unless the whole file is valid; errors name the key path.
 
 from __future__ import annotations
 
-import json
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from marshmallow import Schema, fields, validate
 from marshmallow import ValidationError as SchemaError
 
 from parcours.errors import ValidationError
+from parcours.settings_files import read_settings_file
 from parcours.widgets.config import DEFAULT_STOREFRONT, DEFAULT_WIDGETS, LANGUAGES
 
 __all__ = ["PLATFORM_KEYS", "load_settings", "settings_facts"]
@@ -81,16 +80,7 @@ _SCHEMA = _Settings()
 def load_settings(path: Path) -> dict[str, Any]:
     """The settings in `path` (.json or .toml), validated; ValidationError naming the file and
     every bad key."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        raw = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValidationError(f"cannot read {path}", {"file": [str(exc)]}) from None
-    except (ValueError, tomllib.TOMLDecodeError) as exc:
-        raise ValidationError(f"{path} is not valid {path.suffix[1:] or 'JSON'}",
-                              {"file": [str(exc)]}) from None
-    if not isinstance(raw, dict):
-        raise ValidationError(f"invalid settings in {path}", {"_schema": ["an object"]})
+    raw = read_settings_file(path)
     try:
         return dict(_SCHEMA.load(raw))
     except SchemaError as exc:

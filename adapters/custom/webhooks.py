@@ -27,23 +27,9 @@ from parcours.adapters.base import (
 )
 from parcours.errors import ValidationError
 from parcours.events import load_events
+from parcours.standard_webhooks import SECRET_PREFIX, secret_bytes
 
 TOLERANCE_SECONDS = 5 * 60
-SECRET_PREFIX = "whsec_"
-
-
-def secret_bytes(secret: str) -> bytes:
-    """The HMAC key of a `whsec_` secret; ValueError when it is not one."""
-    if not secret.startswith(SECRET_PREFIX):
-        raise ValueError("a Standard Webhooks secret starts with 'whsec_'")
-    return base64.b64decode(secret[len(SECRET_PREFIX):], validate=True)
-
-
-def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """The `webhook-signature` value for one delivery (what the SDK sends)."""
-    signed = f"{msg_id}.{timestamp}.".encode() + body
-    digest = hmac.new(secret_bytes(secret), signed, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
 
 
 def _signatures(header: str) -> list[bytes]:

@@ -8,6 +8,13 @@ review apps do. A product whose last review is removed loses both metafields rat
 showing a rating of nothing.
 
 Ratings are published as they are: every review counts, whatever its rating (no gating).
+
+Shopify keeps no review of its own: Parcours holds the canonical copy and the storefront reads it
+through the app proxy (`/apps/parcours/reviews/<product>`) and the widgets. Publishing a review
+(or withdrawing one that moderation rejected) is therefore `sync_product_rating`: the product's
+average and count recomputed from all its published reviews, then written at once. Writing the
+whole aggregate (never an increment) makes it safe to repeat and lets any later run correct a
+value two concurrent runs left stale.
 """
 
 from __future__ import annotations
@@ -16,9 +23,15 @@ import json
 import re
 from decimal import ROUND_HALF_UP, Decimal
 
-from parcours.adapters.shopify.client import ShopifyClient
+from sqlalchemy import select
 
-__all__ = ["RATING_NAMESPACE", "publish_rating"]
+from parcours import tables as t
+from parcours.adapters.base import StoreAccess
+from parcours.adapters.shopify.client import ShopifyClient
+from parcours.errors import NotFoundError, ValidationError
+from parcours.reviews import product_rating
+
+__all__ = ["RATING_NAMESPACE", "publish_rating", "sync_product_rating"]
 
 RATING_NAMESPACE = "reviews"
 SCALE_MIN, SCALE_MAX = Decimal("1.0"), Decimal("5.0")
@@ -75,3 +88,21 @@ def publish_rating(client: ShopifyClient, product_gid: str, rating: Decimal, cou
         {"ownerId": product_gid, "namespace": RATING_NAMESPACE, "key": "rating_count",
          "type": "number_integer", "value": str(count)},
     ]}, "metafieldsSet")
+
+
+def sync_product_rating(store: StoreAccess, product_id: str) -> tuple[Decimal, int]:
+    """Write a product's rating metafields from its published reviews in Parcours (deleting
+    them when it has none left); the average and count written."""
+    if not product_id.isdigit() or int(product_id) <= 0:
+        raise ValidationError("not a Shopify product id",
+                              {"product_id": [f"{product_id!r} is not a numeric product id"]})
+    from parcours.adapters.shopify.install import shop_client
+
+    with store.db.read() as conn:
+        store_id = conn.execute(select(t.stores.c.id).where(t.stores.c.key == store.key)).scalar()
+        if store_id is None:
+            raise NotFoundError(f"no store {store.key!r}")
+        average, count = product_rating(conn, store_id, product_id)
+    with shop_client(store.db, store.vault, store.config, store.key) as client:
+        publish_rating(client, f"gid://shopify/Product/{int(product_id)}", average, count)
+    return average, count

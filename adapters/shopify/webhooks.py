@@ -23,6 +23,7 @@ from parcours.adapters.base import (
     Delivery,
     Normalized,
     PlatformAdapter,
+    PublishedReview,
     StoreAccess,
     Verification,
     body_hmac,
@@ -114,3 +115,24 @@ class ShopifyAdapter(PlatformAdapter):
         from parcours.adapters.shopify.reconcile import reconcile_store
 
         return reconcile_store(store, since)
+
+    def publish_review(self, store: StoreAccess, review: PublishedReview) -> str | None:
+        """Shopify keeps no review of its own: the storefront reads Parcours' copy through the
+        app proxy and the widgets. The product's standard rating metafields are recomputed from
+        all its published reviews, so themes and Google Shopping show the stars."""
+        from parcours.adapters.shopify.reviews import sync_product_rating
+
+        sync_product_rating(store, review.product_id)
+        return None
+
+    def withdraw_review(self, store: StoreAccess, review: PublishedReview) -> None:
+        """The rating metafields are recomputed without the rejected review (deleted with the
+        product's last review)."""
+        from parcours.adapters.shopify.reviews import sync_product_rating
+
+        sync_product_rating(store, review.product_id)
+
+    def retryable(self, exc: BaseException) -> bool:
+        from parcours.adapters.shopify.errors import ShopifyThrottled, ShopifyUnreachable
+
+        return isinstance(exc, ShopifyUnreachable | ShopifyThrottled) or super().retryable(exc)

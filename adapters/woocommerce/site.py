@@ -14,13 +14,12 @@ a name later re-pointed at a private address is refused then too.
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from parcours.adapters.woocommerce.errors import StoreURLError
+from parcours.netcheck import address_problem
 
 __all__ = ["allow_local", "normalise_store_url"]
 
@@ -35,14 +34,9 @@ def _refuse(why: str) -> StoreURLError:
 
 
 def _check_addresses(host: str, port: int) -> None:
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
-        raise _refuse(f"{host} does not resolve") from None
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if not address.is_global or address.is_multicast:
-            raise _refuse(f"{host} resolves to {address}, which is not a public address")
+    problem = address_problem(host, port)
+    if problem:
+        raise _refuse(problem)
 
 
 def normalise_store_url(url: str | None, *, local: bool = False) -> str:

@@ -31,6 +31,7 @@ from parcours.adapters.base import (
     Delivery,
     Normalized,
     PlatformAdapter,
+    PublishedReview,
     StoreAccess,
     Verification,
     body_hmac,
@@ -121,3 +122,20 @@ class WooCommerceAdapter(PlatformAdapter):
         from parcours.adapters.woocommerce.uninstall import uninstall_store
 
         return uninstall_store(store)
+
+    def publish_review(self, store: StoreAccess, review: PublishedReview) -> str | None:
+        """A WooCommerce product review, created once; its comment id."""
+        from parcours.adapters.woocommerce.reviews import publish
+
+        return publish(store, review)
+
+    def withdraw_review(self, store: StoreAccess, review: PublishedReview) -> None:
+        """Delete the WooCommerce copy for good (force=true)."""
+        from parcours.adapters.woocommerce.reviews import withdraw
+
+        withdraw(store, review)
+
+    def retryable(self, exc: BaseException) -> bool:
+        from parcours.adapters.woocommerce.errors import WooCommerceUnreachable
+
+        return isinstance(exc, WooCommerceUnreachable) or super().retryable(exc)

@@ -27,6 +27,17 @@ reviewer, reviewer_email (valid address); an unknown product is 404
 wc_review_is_from_verified_owner(): the request's `verified` if truthy, else
 wc_customer_bought_product() (a processing/completed order billed to that email with the
 product). The POST answer is in the `edit` context (raw review text), GET in `view` (wpautop).
+`date_created` / `date_created_gmt` are read-only in the schema but create_item still reads them
+(prepare_item_for_database, rest_get_date_with_gmt): a valid date-time sets the review's date,
+anything else is ignored (the current time). DELETE products/reviews/<id>: unknown id 404
+`woocommerce_rest_review_invalid_id` "Invalid review ID." (checked first); `force=true` deletes
+and answers {"deleted": true, "previous": <review, edit context>}; without it the review is
+trashed (EMPTY_TRASH_DAYS is 30 by default) and answered, and a trashed one is 410
+`woocommerce_rest_already_trashed` "The object has already been trashed.". PUT
+products/reviews/<id> (update_item): unknown id 404 as above; a `product_id` that is no product
+404 `woocommerce_rest_product_invalid_id`; an empty `review` 400
+`woocommerce_rest_review_content_invalid`; reviewer, reviewer_email (a valid address), review,
+a non-empty rating and status are updated; the answer is in the `edit` context.
 """
 
 from __future__ import annotations
@@ -39,7 +50,15 @@ from flask import Blueprint, Response
 
 from tests.fake_woocommerce.auth import Auth, WpError
 from tests.fake_woocommerce.resources import bought
-from tests.fake_woocommerce.rest import PAGING, api, paginate, rest_response, sprintf_l
+from tests.fake_woocommerce.rest import (
+    DATE,
+    PAGING,
+    api,
+    paginate,
+    parse_date,
+    rest_response,
+    sprintf_l,
+)
 from tests.fake_woocommerce.state import (
     ALL_METHODS,
     EDIT_METHODS,
@@ -356,6 +375,9 @@ def create_review(store: FakeWooStore, params: dict[str, Any], auth: Auth) -> Re
                               "already said that!", 409)
         review_id = store.next_id("comment")
         now = wc_date(store.now())
+        given = params.get("date_created_gmt") or params.get("date_created")
+        if isinstance(given, str) and DATE.match(given):  # the site's timezone is UTC
+            now = parse_date(given).strftime("%Y-%m-%dT%H:%M:%S")
         status = {"approve": "approved", "1": "approved", "0": "hold", "unspam": "approved",
                   "untrash": "approved"}.get(params["status"], params["status"])
         verified = bool(params.get("verified")) or bought(store, params["reviewer_email"],
@@ -384,6 +406,58 @@ def get_review(store: FakeWooStore, params: dict[str, Any], auth: Auth, review_i
         if review is None:
             raise WpError("woocommerce_rest_review_invalid_id", "Invalid review ID.", 404)
         return rest_response(render_review(store, review, params["context"]))
+
+
+@settings_blueprint.put("/products/reviews/<int:review_id>")
+@api("edit", {"product_id": {"type": "integer"}, "review": {"type": "string"},
+              "reviewer": {"type": "string"}, "reviewer_email": {"type": "string"},
+              "rating": {"type": "integer"},
+              "status": {"type": "string", "enum": REVIEW_STATUSES}})
+def update_review(store: FakeWooStore, params: dict[str, Any], auth: Auth, review_id: int
+                  ) -> Response:
+    if "reviewer_email" in params and not EMAIL.match(params["reviewer_email"]):
+        raise WpError("rest_invalid_param", "Invalid parameter(s): reviewer_email", 400,
+                      {"params": {"reviewer_email": "Invalid email address."},
+                       "details": {"reviewer_email": {"code": "rest_invalid_email",
+                                                      "message": "Invalid email address.",
+                                                      "data": None}}})
+    with store.lock:
+        review = store.reviews.get(review_id)
+        if review is None:
+            raise WpError("woocommerce_rest_review_invalid_id", "Invalid review ID.", 404)
+        if params.get("product_id") and params["product_id"] not in store.products:
+            raise WpError("woocommerce_rest_product_invalid_id", "Invalid product ID.", 404)
+        if "review" in params and not params["review"]:
+            raise WpError("woocommerce_rest_review_content_invalid", "Invalid review content.",
+                          400)
+        for name in ("reviewer", "reviewer_email", "review", "product_id"):
+            if params.get(name):
+                review[name] = params[name]
+        if params.get("rating"):
+            review["rating"] = params["rating"]
+        if params.get("status"):
+            review["status"] = {"unspam": "approved", "untrash": "approved"}.get(
+                params["status"], params["status"])
+        return rest_response(render_review(store, review, "edit"))
+
+
+@settings_blueprint.delete("/products/reviews/<int:review_id>")
+@api("delete", {"force": {"type": "boolean", "default": False}})
+def delete_review(store: FakeWooStore, params: dict[str, Any], auth: Auth, review_id: int
+                  ) -> Response:
+    with store.lock:
+        review = store.reviews.get(review_id)
+        if review is None:
+            raise WpError("woocommerce_rest_review_invalid_id", "Invalid review ID.", 404)
+        if params["force"]:
+            previous = render_review(store, review, "edit")
+            del store.reviews[review_id]
+            return rest_response({"deleted": True, "previous": previous})
+        if review["status"] == "trash":
+            raise WpError("woocommerce_rest_already_trashed",
+                          "The object has already been trashed.", 410)
+        review["status"] = "trash"
+        return rest_response(render_review(store, review, "edit"))
 
 
 __all__ = ["setting_value", "settings_blueprint", "sprintf_l", "zones"]

@@ -114,7 +114,7 @@
     ".prc-btn{display:inline-block;text-decoration:none;background:#111;color:#fff}" +
     ".prc-stars{color:#8a5a00;letter-spacing:.1em}.prc input,.prc select{font:inherit;padding:.3em;margin:0 .4em .4em 0;max-width:12em}" +
     ".prc progress{width:100%;height:.5em;accent-color:#1a7f37}.prc-muted{color:#4b5563}.prc button:disabled{opacity:.5;cursor:default}" +
-    ".prc-review{margin:0 0 1.2em}.prc blockquote{margin:.4em 0 0 1em;padding-left:.8em;border-left:3px solid #d1d5db}" +
+    ".prc-review{margin:0 0 1.2em}.prc-review img{object-fit:cover;margin:.3em .3em 0 0}.prc blockquote{margin:.4em 0 0 1em;padding-left:.8em;border-left:3px solid #d1d5db}" +
     "@media (prefers-reduced-motion:no-preference){.prc progress{transition:all .3s}}");
   d.head.appendChild(style);
 

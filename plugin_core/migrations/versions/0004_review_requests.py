@@ -79,6 +79,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("review_messages", schema=None) as batch_op:
         batch_op.create_index("ix_review_messages_due", ["status", "due_at"], unique=False)
+        batch_op.create_index("ix_review_messages_claimed", ["store_id", "claimed_at"], unique=False)
 
     op.create_table("review_photos",
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -100,6 +101,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("source", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("request_id", sa.BigInteger(), nullable=True))
         batch_op.add_column(sa.Column("incentive", sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column("moderation_reason", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("sync_status", sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column("sync_attempts", sa.Integer(), nullable=False, server_default="0"))
         batch_op.add_column(sa.Column("sync_error", sa.Text(), nullable=True))
@@ -119,6 +121,7 @@ def downgrade() -> None:
         batch_op.drop_column("sync_error")
         batch_op.drop_column("sync_attempts")
         batch_op.drop_column("sync_status")
+        batch_op.drop_column("moderation_reason")
         batch_op.drop_column("incentive")
         batch_op.drop_column("request_id")
         batch_op.drop_column("source")
@@ -128,6 +131,7 @@ def downgrade() -> None:
 
     op.drop_table("review_photos")
     with op.batch_alter_table("review_messages", schema=None) as batch_op:
+        batch_op.drop_index("ix_review_messages_claimed")
         batch_op.drop_index("ix_review_messages_due")
 
     op.drop_table("review_messages")
