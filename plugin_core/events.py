@@ -52,6 +52,7 @@ SERVER_EVENTS = (
     "order_refunded",
     "review_requested",
     "review_submitted",
+    "review_opened",  # the shopper opened the review form (appended: names keep their bits)
 )
 EVENT_NAMES: tuple[str, ...] = STOREFRONT_EVENTS + WIDGET_EVENTS + SERVER_EVENTS
 EVENT_BITS: dict[str, int] = {name: 1 << i for i, name in enumerate(EVENT_NAMES)}

@@ -168,7 +168,8 @@ def show(token: str) -> Response:
     found, language = opened
     if found.opened_at is None:
         with db().write() as conn:
-            mark_opened(conn, found.id, datetime.now(UTC))
+            mark_opened(conn, found, datetime.now(UTC))
+        current_app.extensions["parcours.jobs"].wake()  # record review_opened
     return _form(found, token, language)
 
 

@@ -117,11 +117,16 @@ def load_request(conn: Connection, request_id: int) -> FormRequest | None:
         items=_form_items(row.items), settings=settings)
 
 
-def mark_opened(conn: Connection, request_id: int, now: datetime) -> None:
-    """The first opening only (the response-rate KPIs count opened forms)."""
+def mark_opened(conn: Connection, request: FormRequest, now: datetime) -> None:
+    """The first opening only (the KPIs count opened forms), journaled as `review_opened`."""
     r = t.review_requests.c
-    conn.execute(update(t.review_requests).where(r.id == request_id, r.opened_at.is_(None))
-                 .values(opened_at=now))
+    if conn.execute(update(t.review_requests).where(r.id == request.id, r.opened_at.is_(None))
+                    .values(opened_at=now)).rowcount:
+        key = f"order:{request.order_id}:review_opened"
+        receive_events(conn, request.store_id, key, [{
+            "name": "review_opened", "occurred_at": now.isoformat(),
+            "identities": {"order_id": request.order_id}, "source": "parcours", "key": key}],
+            now=now)
 
 
 # -- reading the form ---------------------------------------------------------------------------

@@ -49,6 +49,7 @@ DEFAULT_RULES_DATA: dict[str, Any] = {
         "order_cancelled": None,
         "order_refunded": None,
         "review_requested": None,
+        "review_opened": None,  # evaluation is reached by a review, not by opening the form
     },
     # A journey converts on a paid order, not a placed one (a placed order can still fail).
     "conversion": ["order_paid"],

@@ -92,7 +92,7 @@ def _after_answer(app: Flask, smtp: SmtpServer, due: datetime) -> None:
             t.profiles.c.id == request.profile_id)).scalar_one()
         names = set(conn.execute(select(t.events.c.name)).scalars())
     assert (request.status, request.ces, request.nps) == ("submitted", 3, 6)
-    assert {"review_requested", "review_submitted"} <= names
+    assert {"review_requested", "review_opened", "review_submitted"} <= names
     assert stage == Stage.EVALUATION
 
 

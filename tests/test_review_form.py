@@ -40,7 +40,13 @@ def nothing_written(shop: Shop, request_id: int) -> None:
     assert (row.status, row.nonce, row.submitted_at, row.ces, row.nps) == (
         "sent", "a" * 32, None, None, None)
     assert shop.rows(t.reviews) == [] and shop.rows(t.review_photos) == []
-    assert shop.rows(t.inbox) == []
+    assert journaled(shop) <= {"review_opened"}  # nothing submitted
+
+
+def journaled(shop: Shop) -> set[str]:
+    """The names of the journey events the form sent to the inbox."""
+    return {event["name"] for row in shop.rows(t.inbox)
+            for event in json.loads(row.body)["events"]}
 
 
 # -- the page ----------------------------------------------------------------------------------
@@ -81,11 +87,11 @@ def test_the_form_lists_every_product_and_is_locked_down(shop: Shop) -> None:
     assert "Secure" not in cookie
     secure = shop.app.test_client().get(f"/r/{token}", base_url="https://shop.example")
     assert "Secure" in secure.headers["Set-Cookie"]
-    # Opening is remembered once, journaled nowhere.
+    # Opening is remembered, and journaled, once.
     opened = shop.row(request_id).opened_at
-    assert opened is not None and shop.rows(t.inbox) == []
+    assert opened is not None and journaled(shop) == {"review_opened"}
     Shopper(shop.app.test_client(), token).open()
-    assert shop.row(request_id).opened_at == opened
+    assert shop.row(request_id).opened_at == opened and len(shop.rows(t.inbox)) == 1
 
 
 def test_settings_leave_out_photos_and_survey(shop: Shop) -> None:
@@ -139,12 +145,16 @@ def test_a_one_star_review_is_published_exactly_like_a_five_star_one(shop: Shop)
     assert listed["rating"] == {"average": 1.0, "count": 1, "best": 5, "worst": 1}
 
 
-def test_review_submitted_is_journaled_through_the_inbox(shop: Shop) -> None:
+def test_opening_and_submitting_are_journaled_through_the_inbox(shop: Shop) -> None:
     _, token = shop.request(order_id="A-7")
     shopper = Shopper(shop.app.test_client(), token)
     shopper.open()
+    shopper.open()  # the first opening only
+    [opened] = shop.rows(t.inbox)
+    assert opened.delivery_key == "parcours:order:A-7:review_opened"
+    assert json.loads(opened.body)["events"][0]["identities"] == {"order_id": "A-7"}
     assert shopper.send(**{"rating-0": "2", "rating-2": "5", "nps": "0"}).status_code == 200
-    [row] = shop.rows(t.inbox)
+    [row] = [row for row in shop.rows(t.inbox) if row.id != opened.id]
     assert (row.source, row.topic, row.delivery_key, row.status) == (
         "custom", "events", "parcours:order:A-7:review_submitted", "pending")
     [event] = json.loads(row.body)["events"]
@@ -152,7 +162,8 @@ def test_review_submitted_is_journaled_through_the_inbox(shop: Shop) -> None:
     assert event["identities"] == {"order_id": "A-7"}
     assert event["properties"] == {"reviews": 2, "average_rating": 3.5, "nps": 0}
     process_pending(shop.db)
-    assert shop.rows(t.inbox)[0].status == "done"
+    assert {row.status for row in shop.rows(t.inbox)} == {"done"}
+    assert {e.name for e in shop.rows(t.events)} == {"review_opened", "review_submitted"}
     [recorded] = [e for e in shop.rows(t.events) if e.name == "review_submitted"]
     assert recorded.properties["average_rating"] == 3.5
 
@@ -202,7 +213,7 @@ def test_two_concurrent_posts_of_one_form_write_it_once(shop: Shop) -> None:
             with shop.db.read() as conn:
                 assert conn.execute(select(func.count()).select_from(t.reviews).where(
                     t.reviews.c.request_id == request_id)).scalar() == 1
-    assert len(shop.rows(t.inbox)) == 3
+    assert len(shop.rows(t.inbox)) == 6  # each order: opened once, submitted once
 
 
 # -- links that do not open the form -----------------------------------------------------------
