@@ -148,3 +148,16 @@ def smtp_server() -> Iterator[Any]:
 
     with RunningSmtp() as server:
         yield server
+
+
+@pytest.fixture
+def env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of a `parcours` command (tests.processes.parcours) on the test database,
+    with the store "shop" of the account "acme" added."""
+    from tests.processes import parcours
+
+    environment = {**os.environ, "PARCOURS_DATABASE_URL": database_url,
+                   "PARCOURS_INSTANCE_PATH": str(tmp_path / "instance")}
+    environment.pop("PARCOURS_REDIS_URL", None)
+    assert parcours(environment, "stores", "add", "shop", "--account", "acme").returncode == 0
+    return environment

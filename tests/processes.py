@@ -16,6 +16,13 @@ import requests
 COMMAND = [sys.executable, "-m", "parcours.cli"]
 
 
+def parcours(env: dict[str, str], *args: str, stdin: str | None = None
+             ) -> subprocess.CompletedProcess[str]:
+    """One `parcours` command, run as a user runs it."""
+    return subprocess.run([*COMMAND, *args], env=env, input=stdin, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -4,28 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
+from tests.processes import parcours
 
 DAY = "2026-11-03"
-
-
-def parcours(env: dict[str, str], *args: str, stdin: str | None = None
-             ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "parcours.cli", *args], env=env, input=stdin,
-                          capture_output=True, text=True, timeout=120, check=False)
-
-
-@pytest.fixture
-def env(database_url: str, tmp_path: Path) -> dict[str, str]:
-    environment = {**os.environ, "PARCOURS_DATABASE_URL": database_url,
-                   "PARCOURS_INSTANCE_PATH": str(tmp_path / "instance")}
-    environment.pop("PARCOURS_REDIS_URL", None)
-    assert parcours(environment, "stores", "add", "shop", "--account", "acme").returncode == 0
-    return environment
 
 
 def _line(name: str, minute: int, **extra: object) -> str:

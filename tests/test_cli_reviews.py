@@ -5,7 +5,6 @@ KPIs and the list of requests, with the refusals naming the field."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,18 +15,9 @@ from sqlalchemy import select
 from parcours import tables as t
 from parcours.db import Database
 from parcours.review_requests import SETTINGS_FACT
-from tests.test_cli import parcours
+from tests.processes import parcours
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-
-
-@pytest.fixture
-def env(database_url: str, tmp_path: Path) -> dict[str, str]:
-    environment = {**os.environ, "PARCOURS_DATABASE_URL": database_url,
-                   "PARCOURS_INSTANCE_PATH": str(tmp_path / "instance")}
-    environment.pop("PARCOURS_REDIS_URL", None)
-    assert parcours(environment, "stores", "add", "shop", "--account", "acme").returncode == 0
-    return environment
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from parcours.cli import main
 from parcours.credentials import generate_key
 from parcours.standard_webhooks import sign
-from tests.test_cli import parcours
+from tests.processes import parcours
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WC_SECRET = 's3cr3t-&-"quote"-test'
