@@ -404,7 +404,8 @@ def redact_customer(conn: Connection, store: StoreRef, subject: Subject, *,
         # Their requests stop and forget the address; nothing is mailed to them again.
         "review_requests": cancel_requests(
             conn, store.id, profile_ids=pids, order_ids=[*subject.order_ids, *orders],
-            emails=[subject.email] if subject.email else [], reason="redacted", now=now,
+            email_hashes=[email_hash(subject.email)] if subject.email else [], reason="redacted",
+            now=now,
             forget_contact=True),
         "deliveries": deliveries,
         "exports": _drop_exports(conn, store, subject),

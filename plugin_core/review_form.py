@@ -72,7 +72,6 @@ review_form = Blueprint("review_form", __name__, template_folder="templates")
 review_form.register_blueprint(storefront_reviews)
 
 MAX_FORM_MEMORY = 2 * 2**20  # the texts of an order with many products
-FOREVER = 100 * 365 * 86400  # reads a link's signature whatever its age (then its expiry)
 PHOTO_MAX_AGE = 7 * 86400  # long, yet a rejected or redacted photo leaves caches in a week
 
 
@@ -98,9 +97,8 @@ review_form.register_error_handler(ParcoursError, parcours_error)
 def _open(token: str) -> tuple[FormRequest, str] | Response:
     """The request a form link names and the page's language, or the page saying why the
     link does not open the form (forged 403; used, withdrawn or expired 410)."""
-    keys = vault()
     try:
-        link = read_form_token(keys, token, FOREVER)
+        link = read_form_token(vault(), token)
     except AuthError:
         return message(shopper_language(), "forged", 403)
     with db().read() as conn:
@@ -112,9 +110,7 @@ def _open(token: str) -> tuple[FormRequest, str] | Response:
         return message(language, "used", 410)
     if found.withdrawn:
         return message(language, "unavailable", 410)
-    try:
-        read_form_token(keys, token, found.settings.link_days * 86400)
-    except AuthError:
+    if link.expired(found.settings.link_days, datetime.now(UTC)):
         return message(language, "expired", 410, days=found.settings.link_days)
     return found, language
 

@@ -10,8 +10,9 @@ address) and does not expire: an old email must still let its reader stop the ne
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 
 from parcours.credentials import Vault
 from parcours.errors import AuthError
@@ -27,6 +28,12 @@ UNSUBSCRIBE_SALT = "parcours.review-unsubscribe"
 class FormLink:
     request_id: int
     nonce: str
+    issued_at: datetime
+
+    def expired(self, days: int, now: datetime) -> bool:
+        """Whether the link is older than the store's `link_days` (known only once the
+        request, and so its store, is read from the link)."""
+        return now - self.issued_at > timedelta(days=days)
 
 
 @dataclass(frozen=True)
@@ -40,20 +47,18 @@ def form_token(vault: Vault, request_id: int, nonce: str) -> str:
         [request_id, nonce])
 
 
-def read_form_token(vault: Vault, token: str, max_age_seconds: int) -> FormLink:
-    """The request a form link names; AuthError saying whether it expired or is not ours.
-    (Whether it was already used is the request's nonce to tell.)"""
+def read_form_token(vault: Vault, token: str) -> FormLink:
+    """The request a form link names and when it was issued; AuthError when it is not ours.
+    (Whether it expired is `FormLink.expired`; whether it was used, the request's nonce.)"""
     serializer = URLSafeTimedSerializer(vault.signing_keys(FORM_SALT), salt=FORM_SALT)
     try:
-        data = serializer.loads(token, max_age=max_age_seconds)
-    except SignatureExpired:
-        raise AuthError("this review link has expired") from None
+        data, issued_at = serializer.loads(token, return_timestamp=True)
     except BadSignature:
         raise AuthError("this is not a review link from this shop") from None
     if (not isinstance(data, list) or len(data) != 2 or not isinstance(data[0], int)
             or not isinstance(data[1], str)):
         raise AuthError("this is not a review link from this shop")
-    return FormLink(data[0], data[1])
+    return FormLink(data[0], data[1], issued_at)
 
 
 def unsubscribe_token(vault: Vault, store_id: int, email_hash: str) -> str:

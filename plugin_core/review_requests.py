@@ -201,23 +201,28 @@ def _close(conn: Connection, request_ids: Sequence[int], status: str, reason: st
 
 
 def cancel_requests(conn: Connection, store_id: int, *, profile_ids: Sequence[int] = (),
-                    order_ids: Sequence[str] = (), emails: Sequence[str] = (),
+                    order_ids: Sequence[str] = (), email_hashes: Sequence[str] = (),
                     reason: str, now: datetime, forget_contact: bool = False) -> int:
-    """Cancel the open requests of these profiles, orders or addresses; with `forget_contact`
-    (redaction) every matching request, sent or not, loses its address and name. How many."""
-    r = t.review_requests.c
-    keys = [email_hash(email) for email in emails]
+    """Stop asking these profiles, orders or addresses (redaction, unsubscribe): every message
+    still due is cancelled (a sent request's reminder too) and open requests end. With
+    `forget_contact` (redaction) the requests also lose their address and name. How many
+    requests matched."""
+    r, m = t.review_requests.c, t.review_messages.c
     matches = [clause for clause in (
         r.profile_id.in_(profile_ids) if profile_ids else None,
         r.order_id.in_(order_ids) if order_ids else None,
-        r.customer_key.in_(keys) if keys else None) if clause is not None]
+        r.customer_key.in_(email_hashes) if email_hashes else None) if clause is not None]
     if not matches:
         return 0
     rows = conn.execute(select(r.id, r.status).where(r.store_id == store_id, or_(*matches))).all()
+    ids = [row.id for row in rows]
     _close(conn, [row.id for row in rows if row.status in OPEN], "cancelled", reason, now)
-    if forget_contact and rows:
-        conn.execute(update(t.review_requests).where(r.id.in_([row.id for row in rows]))
-                     .values(email=None, name=None, reason=reason, updated_at=now))
+    for part in chunks(ids):
+        conn.execute(update(t.review_messages).where(m.request_id.in_(part), m.status == "due")
+                     .values(status="cancelled", reason=reason))
+        if forget_contact:
+            conn.execute(update(t.review_requests).where(r.id.in_(part))
+                         .values(email=None, name=None, reason=reason, updated_at=now))
     return len(rows)
 
 

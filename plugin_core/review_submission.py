@@ -36,7 +36,7 @@ from parcours.errors import ValidationError
 from parcours.inbox import receive_events
 from parcours.review_form_text import TEXT
 from parcours.review_photos import Photo, store_photo
-from parcours.review_requests import OPEN, review_settings
+from parcours.review_requests import cancel_requests, review_settings
 from parcours.review_timing import ReviewSettings
 from parcours.reviews import LIMITS
 
@@ -373,15 +373,9 @@ def unsubscribe_context(conn: Connection, store_id: int, key: str
 
 def unsubscribe(conn: Connection, store_id: int, key: str, now: datetime) -> int:
     """Record that the address `key` (its hash) wants no more review requests from the store
-    (idempotent), cancel its requests not sent yet and every message still due (a sent
-    request's reminder too). How many requests were cancelled."""
+    (idempotent) and stop asking it (review_requests.cancel_requests). How many requests it
+    had."""
     upsert(conn, t.review_unsubscribes,
            [{"store_id": store_id, "email_hash": key, "created_at": now}],
            ["store_id", "email_hash"])
-    r, m = t.review_requests.c, t.review_messages.c
-    theirs = select(r.id).where(r.store_id == store_id, r.customer_key == key)
-    conn.execute(update(t.review_messages).where(m.request_id.in_(theirs), m.status == "due")
-                 .values(status="cancelled", reason="unsubscribed"))
-    return conn.execute(update(t.review_requests).where(r.id.in_(theirs), r.status.in_(OPEN))
-                        .values(status="cancelled", reason="unsubscribed", updated_at=now)
-                        ).rowcount
+    return cancel_requests(conn, store_id, email_hashes=[key], reason="unsubscribed", now=now)
