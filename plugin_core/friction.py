@@ -51,6 +51,7 @@ from parcours.friction_schema import (
     Setting,
     load_rules_data,
 )
+from parcours.metrics import rounded
 from parcours.settings_files import read_settings_file
 
 __all__ = ["DEFAULT_FRICTION_RULES", "DEVICES", "PLATFORMS", "STEPS", "Evidence", "Finding",
@@ -179,10 +180,6 @@ def wilson(successes: int, n: int, z: float) -> tuple[float, float]:
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def _rate(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)
-
-
 def _drop_counts(evidence: Evidence, start: str, end: str, device: str | None
                  ) -> tuple[int | None, int | None, str | None]:
     """(reached `start`, reached `end`, note when they cannot be compared)."""
@@ -211,7 +208,7 @@ def _drop(cond: Drop, evidence: Evidence, z: float) -> Observation:
         return Observation("drop", _subject(cond.start, cond.end, cond.device), None,
                            numbers, note)
     low, high = wilson(reached - went_on, reached, z)
-    numbers.update(drop=_rate(1 - went_on / reached), low=_rate(low), high=_rate(high))
+    numbers.update(drop=rounded(1 - went_on / reached), low=rounded(low), high=rounded(high))
     held = (low >= cond.at_least) if cond.at_least is not None else (
         high <= cond.at_most if cond.at_most is not None else None)
     return Observation("drop", _subject(cond.start, cond.end, cond.device), held, numbers)
@@ -233,7 +230,7 @@ def _gap(cond: DropGap, evidence: Evidence, z: float) -> Observation:
             note = note or problem
             continue
         sides[role] = (reached - went_on, reached)
-        numbers[f"{role}_drop"] = _rate(1 - went_on / reached)
+        numbers[f"{role}_drop"] = rounded(1 - went_on / reached)
     if note is not None:
         return Observation("drop_gap", subject, None, numbers, note)
     (left_1, n_1), (left_2, n_2) = sides["device"], sides["baseline"]
@@ -245,7 +242,7 @@ def _gap(cond: DropGap, evidence: Evidence, z: float) -> Observation:
     held = gap_low > 0 and gap_low >= cond.min_gap and (
         cond.min_ratio is None or (ratio is None and p_1 > 0)
         or (ratio is not None and ratio >= cond.min_ratio))
-    numbers.update(gap=_rate(p_1 - p_2), gap_low=_rate(gap_low), ratio=_rate(ratio))
+    numbers.update(gap=rounded(p_1 - p_2), gap_low=rounded(gap_low), ratio=rounded(ratio))
     return Observation("drop_gap", subject, held, numbers)
 
 

@@ -61,6 +61,12 @@ def ratio(part: float, whole: float) -> float | None:
     return None if whole == 0 else part / whole
 
 
+def rounded(value: float | None, digits: int = 4) -> float | None:
+    """A figure as reports show it (a rate to four decimals: a hundredth of a percent);
+    None ("no data") kept."""
+    return None if value is None else round(value, digits)
+
+
 def funnel(rows: Iterable[JourneyRow]) -> list[FunnelStep]:
     """Journeys that reached each stage (a journey counts at every stage on its path).
 

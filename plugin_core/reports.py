@@ -18,6 +18,7 @@ from parcours import metrics
 from parcours import tables as t
 from parcours.errors import NotFoundError
 from parcours.journey import journey_status, path_stages
+from parcours.metrics import rounded
 from parcours.recorder import StoreRef
 from parcours.stages import Stage
 
@@ -40,19 +41,15 @@ def _journey_rows(conn: Connection, store: StoreRef, period: Period) -> list[met
     return [metrics.JourneyRow(int(m), p, bool(c), int(n)) for m, p, c, n in conn.execute(query)]
 
 
-def _rate(value: float | None) -> float | None:
-    return None if value is None else round(value, 4)
-
-
 def funnel(conn: Connection, store: StoreRef, period: Period) -> dict[str, Any]:
     rows = _journey_rows(conn, store, period)
     steps = metrics.funnel(rows)
     return {
         "store": store.key, "period": period.as_dict(),
         "journeys": steps[0].journeys,
-        "overall_conversion": _rate(metrics.overall_conversion(rows)),
+        "overall_conversion": rounded(metrics.overall_conversion(rows)),
         "steps": [{"stage": s.stage.label, "journeys": s.journeys,
-                   "conversion": _rate(s.conversion), "drop_off": _rate(s.drop_off)}
+                   "conversion": rounded(s.conversion), "drop_off": rounded(s.drop_off)}
                   for s in steps],
     }
 
@@ -121,18 +118,18 @@ def kpis(conn: Connection, store: StoreRef, period: Period) -> dict[str, Any]:
         "store": store.key, "period": period.as_dict(),
         "journeys": steps[0].journeys,
         "conversion": {
-            "overall": _rate(metrics.overall_conversion(rows)),
-            "per_step": {s.stage.label: _rate(s.conversion) for s in steps[1:]},
+            "overall": rounded(metrics.overall_conversion(rows)),
+            "per_step": {s.stage.label: rounded(s.conversion) for s in steps[1:]},
         },
-        "cart_abandonment": _rate(metrics.cart_abandonment(rows)),
-        "checkout_abandonment": _rate(metrics.checkout_abandonment(rows)),
-        "payment_failure_rate": _rate(metrics.payment_failure_rate(
+        "cart_abandonment": rounded(metrics.cart_abandonment(rows)),
+        "checkout_abandonment": rounded(metrics.checkout_abandonment(rows)),
+        "payment_failure_rate": rounded(metrics.payment_failure_rate(
             int(events.get("payment_failed", 0)), int(events.get("order_paid", 0)))),
         "orders": {cur: n for cur, (n, _) in orders.items()},
         "revenue": {cur: str(metrics.money(rev)) for cur, (_, rev) in orders.items()},
         "average_order_value": {c: str(v) for c, v in
                                 metrics.average_order_value(orders).items()},
-        "repeat_purchase_rate": _rate(metrics.repeat_purchase_rate(
+        "repeat_purchase_rate": rounded(metrics.repeat_purchase_rate(
             sum(customers.values()), sum(int(r) for _, _, r, _ in cohort))),
         "customer_lifetime_value": {c: str(v) for c, v in
                                     metrics.historical_clv(customers, revenue).items()},

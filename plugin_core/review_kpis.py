@@ -23,12 +23,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from parcours.metrics import ratio, rounded
+
 __all__ = ["Answer", "Rating", "SentRequest", "average_rating", "ces", "csat", "kpis",
-           "monthly", "nps", "open_rate", "rate", "response_rate"]
-
-
-def rate(part: int, whole: int) -> float | None:
-    return part / whole if whole else None
+           "monthly", "nps", "open_rate", "response_rate"]
 
 
 def response_rate(submitted: int, sent: int) -> float | None:
@@ -36,12 +34,12 @@ def response_rate(submitted: int, sent: int) -> float | None:
 
     "Sent": the request's first message went out (a reminder does not make a second request).
     """
-    return rate(submitted, sent)
+    return ratio(submitted, sent)
 
 
 def open_rate(opened: int, sent: int) -> float | None:
     """open rate = requests whose form was opened / requests sent."""
-    return rate(opened, sent)
+    return ratio(opened, sent)
 
 
 def _count(histogram: Mapping[int, int]) -> int:
@@ -56,7 +54,7 @@ def average_rating(ratings: Mapping[int, int]) -> float | None:
 
 def csat(ratings: Mapping[int, int]) -> float | None:
     """CSAT = reviews of 4 or 5 stars / reviews (a share from 0 to 1)."""
-    return rate(sum(n for stars, n in ratings.items() if stars >= 4), _count(ratings))
+    return ratio(sum(n for stars, n in ratings.items() if stars >= 4), _count(ratings))
 
 
 def nps(scores: Mapping[int, int]) -> float | None:
@@ -116,10 +114,6 @@ def _of(product: str | None, requests: Iterable[SentRequest], ratings: Iterable[
             [a for a in answers if product in a.products])
 
 
-def _round(value: float | None, digits: int) -> float | None:
-    return None if value is None else round(value, digits)
-
-
 def kpis(requests: Iterable[SentRequest], ratings: Iterable[Rating], answers: Iterable[Answer],
          product: str | None = None) -> dict[str, Any]:
     """The KPIs of these records (of one product when `product` is given): counts, then rates
@@ -132,14 +126,14 @@ def kpis(requests: Iterable[SentRequest], ratings: Iterable[Rating], answers: It
     ease = Counter(a.ces for a in answers if a.ces is not None)
     return {
         "requests_sent": sent, "requests_opened": opened, "requests_submitted": submitted,
-        "open_rate": _round(open_rate(opened, sent), 4),
-        "response_rate": _round(response_rate(submitted, sent), 4),
+        "open_rate": rounded(open_rate(opened, sent), 4),
+        "response_rate": rounded(response_rate(submitted, sent), 4),
         "reviews": _count(stars),
         "ratings": {str(n): stars.get(n, 0) for n in range(1, 6)},
-        "average_rating": _round(average_rating(stars), 2),
-        "csat": _round(csat(stars), 4),
-        "nps_answers": _count(promoters), "nps": _round(nps(promoters), 1),
-        "ces_answers": _count(ease), "ces": _round(ces(ease), 2),
+        "average_rating": rounded(average_rating(stars), 2),
+        "csat": rounded(csat(stars), 4),
+        "nps_answers": _count(promoters), "nps": rounded(nps(promoters), 1),
+        "ces_answers": _count(ease), "ces": rounded(ces(ease), 2),
     }
 
 

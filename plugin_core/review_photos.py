@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from io import BytesIO
 from typing import IO
 
@@ -35,7 +36,12 @@ LONGEST_SIDE = 1600
 QUALITY = 85
 FORMATS = ("JPEG", "PNG", "WEBP")
 CONTENT_TYPE = "image/jpeg"
-_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+@cache
+def _srgb() -> ImageCms.ImageCmsProfile:
+    """Built on the first photo with a colour profile, not when the app imports this."""
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
 class PhotoRefused(ValidationError):
@@ -102,7 +108,7 @@ def _clean(image: Image.Image) -> Photo:
     if icc and upright.mode in ("RGB", "CMYK", "L"):
         try:
             source = ImageCms.ImageCmsProfile(BytesIO(icc))
-            converted = ImageCms.profileToProfile(upright, source, _SRGB, outputMode="RGB")
+            converted = ImageCms.profileToProfile(upright, source, _srgb(), outputMode="RGB")
             if converted is not None:
                 upright = converted
         except (ImageCms.PyCMSError, OSError, ValueError):
