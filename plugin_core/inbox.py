@@ -62,6 +62,18 @@ def receive_events(conn: Connection, store_id: int, key: str,
                    delivery_key=f"parcours:{key}"[:255], body=body, now=now)
 
 
+def receive_order_fact(conn: Connection, store_id: int, order_id: str, name: str,
+                       at: datetime, properties: Mapping[str, Any] | None = None,
+                       email_hash: str | None = None) -> bool:
+    """One fact of an order that Parcours itself observed (a review requested, a review form
+    opened or submitted), keyed "order:<id>:<name>" so that it is recorded once."""
+    key = f"order:{order_id}:{name}"
+    identities = {"order_id": order_id, **({"email_hash": email_hash} if email_hash else {})}
+    return receive_events(conn, store_id, key, [{
+        "name": name, "occurred_at": at.isoformat(), "identities": identities,
+        "properties": dict(properties or {}), "source": "parcours", "key": key}], now=at)
+
+
 @cache
 def _insert_once(dialect_name: str) -> Insert:
     """Built once per dialect: this runs on every acknowledged delivery."""

@@ -39,7 +39,7 @@ from parcours.credentials import Vault
 from parcours.db import Database, advisory_lock, upsert
 from parcours.errors import ConfigError, ParcoursError
 from parcours.events import email_hash
-from parcours.inbox import receive_events
+from parcours.inbox import receive_order_fact
 from parcours.review_channels import CHANNELS, Channel, ChannelContext, ChannelError
 from parcours.review_links import form_token, unsubscribe_token
 from parcours.review_mail import OutgoingRequest, mail_locale, parse_items
@@ -386,15 +386,11 @@ class _Run:
 
     def _journal(self, conn: Connection, store: _Store, outgoing: OutgoingRequest,
                  sent_at: datetime) -> bool:
-        identities = {"order_id": outgoing.order_id}
-        if outgoing.email:
-            identities["email_hash"] = email_hash(outgoing.email)
-        return receive_events(conn, store.id, f"order:{outgoing.order_id}:review_requested", [{
-            "name": "review_requested", "occurred_at": sent_at.isoformat(),
-            "identities": identities, "source": "parcours",
-            "key": f"order:{outgoing.order_id}:review_requested",
-            "properties": {"channel": store.settings.channel, "locale": outgoing.locale,
-                           "items": len(outgoing.items)}}], now=sent_at)
+        return receive_order_fact(
+            conn, store.id, outgoing.order_id, "review_requested", sent_at,
+            {"channel": store.settings.channel, "locale": outgoing.locale,
+             "items": len(outgoing.items)},
+            email_hash(outgoing.email) if outgoing.email else None)
 
     def _failure(self, claim: _Claim, outgoing: OutgoingRequest, exc: ChannelError) -> None:
         reason = str(exc)[:500]

@@ -33,7 +33,7 @@ from parcours import tables as t
 from parcours.accounts import store_facts, store_hosts
 from parcours.db import upsert
 from parcours.errors import ValidationError
-from parcours.inbox import receive_events
+from parcours.inbox import receive_order_fact
 from parcours.review_form_text import TEXT
 from parcours.review_photos import Photo, store_photo
 from parcours.review_requests import cancel_requests, review_settings
@@ -122,11 +122,7 @@ def mark_opened(conn: Connection, request: FormRequest, now: datetime) -> None:
     r = t.review_requests.c
     if conn.execute(update(t.review_requests).where(r.id == request.id, r.opened_at.is_(None))
                     .values(opened_at=now)).rowcount:
-        key = f"order:{request.order_id}:review_opened"
-        receive_events(conn, request.store_id, key, [{
-            "name": "review_opened", "occurred_at": now.isoformat(),
-            "identities": {"order_id": request.order_id}, "source": "parcours", "key": key}],
-            now=now)
+        receive_order_fact(conn, request.store_id, request.order_id, "review_opened", now)
 
 
 # -- reading the form ---------------------------------------------------------------------------
@@ -252,15 +248,12 @@ def submit(conn: Connection, request: FormRequest, submission: Submission,
         ids.append(review_id)
         if review.index in photos:
             store_photo(conn, request.store_id, review_id, photos[review.index], now)
-    key = f"order:{request.order_id}:review_submitted"
     properties: dict[str, Any] = {"reviews": len(ids),
                                   "average_rating": submission.average_rating}
     properties.update({name: value for name in SURVEY
                        if (value := getattr(submission, name)) is not None})
-    receive_events(conn, request.store_id, key, [{
-        "name": "review_submitted", "occurred_at": now.isoformat(),
-        "identities": {"order_id": request.order_id}, "properties": properties,
-        "source": "parcours", "key": key}], now=now)
+    receive_order_fact(conn, request.store_id, request.order_id, "review_submitted", now,
+                       properties)
     return ids
 
 
