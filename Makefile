@@ -34,11 +34,11 @@ typecheck: $(VENV)/.installed-test
 	cd build/typecheck && ../../$(BIN)/mypy --config-file ../../setup.cfg -p parcours
 
 # The README's screenshots, taken by the browser tests: widgets on the demo storefront, the
-# review request email and the review form.
+# review request email, the review form and the dashboard.
 screenshots: $(VENV)/.installed-test
 	PARCOURS_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q -p no:xdist \
 		tests/test_widgets_storefront.py tests/test_review_sender.py tests/test_review_form_browser.py \
-		-k "screenshots or renders_in_a_browser"
+		tests/test_dashboard_browser.py -k "(screenshots or renders_in_a_browser) and not postgres"
 
 clean:
 	rm -rf $(VENV) build instance .pytest_cache .mypy_cache .ruff_cache

@@ -302,6 +302,14 @@ class PlatformAdapter(ABC):
         done, one line each). Storefronts that fetch `/w/<store>/config.json` need nothing."""
         return []
 
+    def apply_fix(self, store: StoreAccess, target: str) -> list[str]:
+        """Change a setting of the store on its platform for a friction fix whose kind is
+        `store_setting` (`guest_checkout`, `express_pay`), from the dashboard's one-click
+        action; what was done, one line each. The change is remembered and undone at uninstall.
+        Platforms where Parcours may not change it refuse, naming `fix`."""
+        raise ValidationError(f"{self.name} stores change {target!r} in their own admin", {
+            "fix": [f"Parcours cannot change {target!r} on {self.name}"]})
+
     def reconcile(self, store: StoreAccess, since: datetime) -> Iterable[Delivery]:
         """Poll the platform for what changed since `since` (what webhooks may have missed).
 

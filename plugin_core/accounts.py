@@ -85,7 +85,8 @@ def remove_store(conn: Connection, key: str) -> None:
     store = get_store(conn, key)
     for table in (t.inbox, t.events, t.identities, t.journeys, t.resource_states,
                   t.event_rollups, t.journey_rollups, t.order_rollups,
-                  t.conversion_time_rollups, t.customer_rollups, t.stage_rollups, t.profiles,
+                  t.conversion_time_rollups, t.customer_rollups, t.stage_rollups,
+                  t.segment_rollups, t.stage_time_rollups, t.experiment_rollups, t.profiles,
                   t.credentials, t.store_facts, t.privacy_requests):
         conn.execute(delete(table).where(table.c.store_id == store.id))
     conn.execute(delete(t.stores).where(t.stores.c.id == store.id))

@@ -1,53 +1,131 @@
 """JSON API v1: reports of one store, its profiles, and event intake. API-key authenticated.
 
 Every route resolves the store through the caller's account: a key never sees, nor learns the
-existence of, another account's store (404, as for a store that does not exist).
+existence of, another account's store (404, as for a store that does not exist). Every request
+of an account draws on one token bucket (429 with Retry-After past it). The OpenAPI document of
+all routes is served, without a key, at /api/v1/openapi.json (openapi.py builds it from the
+routes' declarations; docs/api.md is the guide).
+
+Adding a route is a schema and a declaration. Write the answer schema (and the query or body
+schema if any) in api_schemas.py, then:
+
+    @route("GET", "/stores/<store>/things", "reports", query=ThingQuery, answer=ThingAnswer)
+    def things(store: StoreRef, query: dict[str, Any]) -> Any:
+        '''One line for the document's summary.
+
+        More for its description: why a client would call it.'''
+        with _db().read() as conn:
+            return thing_report(conn, store, query["period"], page=query["page"])
+
+`route` registers the rule on `api_v1`, resolves `<store>` to the caller's StoreRef (404
+first), loads `query=` from the query string and `body=` from the JSON body (422 naming the
+field), answers the view's dict as JSON with `status=`, and attaches the `Operation` that the
+document renders. A period report needs one line, `report_route(name, function, Answer,
+summary)`, where `function(conn, store, period[, segment=...])`; giving it a `segment` parameter
+is what makes the report accept `?segment=`. A list answers `{"items", "next_cursor"}` through
+`pagination.paginate` with `query=` a subclass of `PageQuery`. tests/test_openapi.py then needs
+a request to the new route (in `_successes`), which it validates against the document.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import json
+import math
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
-from marshmallow import Schema, fields, validate, validates_schema
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask.blueprints import BlueprintSetupState
+from marshmallow import Schema
 from marshmallow import ValidationError as SchemaError
-from sqlalchemy import Connection
 
-from parcours import reports
+from parcours import openapi, reports
 from parcours.accounts import authenticate, get_store
+from parcours.api_schemas import (
+    EventBatch,
+    EventsAccepted,
+    FunnelReport,
+    KpisReport,
+    PrivacyExport,
+    ProfileReport,
+    RedactionSummary,
+    ReportQuery,
+    StagesReport,
+    SubjectSchema,
+    UninstallAnswer,
+    UninstallBody,
+    subject,
+)
 from parcours.db import Database
-from parcours.errors import AuthError, ValidationError
+from parcours.errors import AuthError, ConfigError, ValidationError
 from parcours.events import load_events
 from parcours.inbox import receive
-from parcours.privacy import (
-    Subject,
-    data_request,
-    get_export,
-    redact_customer,
-)
+from parcours.privacy import data_request, get_export, redact_customer
 from parcours.recorder import StoreRef
 from parcours.uninstall import uninstall_store
+from parcours.webhooks.collect import RateLimiter
+
+__all__ = ["api_v1", "report_route", "route"]
 
 api_v1 = Blueprint("api_v1", __name__, url_prefix="/api/v1")
-MAX_PERIOD_DAYS = 731
+# Requests per second per account, and the burst it may spend at once: an agency's sync of many
+# stores fits in the burst; a loop gone wrong does not starve the database.
+API_RATE, API_BURST = 10.0, 200.0
+_LIMITER = "parcours.api_limiter"
+_PUBLIC = "_parcours_public"
 
 
 def _db() -> Database:
     return current_app.extensions["parcours.db"]  # type: ignore[no-any-return]
 
 
+@api_v1.record_once
+def _init_limiter(state: BlueprintSetupState) -> None:
+    config = state.app.config
+    try:
+        rate = float(config.get("API_RATE_PER_ACCOUNT", API_RATE))
+        burst = float(config.get("API_BURST_PER_ACCOUNT", API_BURST))
+    except (TypeError, ValueError):
+        raise ConfigError("API_RATE_PER_ACCOUNT and API_BURST_PER_ACCOUNT must be numbers"
+                          ) from None
+    if not (rate > 0 and burst >= 1):
+        raise ConfigError("API_RATE_PER_ACCOUNT must be over 0, API_BURST_PER_ACCOUNT at least 1")
+    state.app.extensions[_LIMITER] = RateLimiter(rate, burst)
+
+
+class RateLimited(Exception):
+    """The account spent its bucket; answered 429 with Retry-After."""
+
+    def __init__(self, wait: float) -> None:
+        super().__init__(f"too many requests: retry in {math.ceil(wait)} s")
+        self.wait = wait
+
+
+@api_v1.errorhandler(RateLimited)
+def _rate_limited(exc: RateLimited) -> Any:
+    response = jsonify(error={"message": str(exc)})
+    response.headers["Retry-After"] = str(math.ceil(exc.wait))
+    return response, 429
+
+
 @api_v1.before_request
 def _authenticate() -> None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, _PUBLIC, False):
+        return
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise AuthError("missing API key: send 'Authorization: Bearer <key>'")
     with _db().read() as conn:
         g.account_id = authenticate(conn, token.strip())
+    wait = current_app.extensions[_LIMITER].wait_for(str(g.account_id))
+    if wait:
+        raise RateLimited(wait)
 
 
 def _store(key: str) -> StoreRef:
@@ -55,64 +133,106 @@ def _store(key: str) -> StoreRef:
         return get_store(conn, key, account_id=g.account_id)
 
 
-class PeriodSchema(Schema):
-    start = fields.Date(data_key="from", load_default=None)
-    end = fields.Date(data_key="to", load_default=None)
-
-    @validates_schema
-    def _order(self, data: dict[str, Any], **_: Any) -> None:
-        start, end = data.get("start"), data.get("end")
-        if start and end and start > end:
-            raise SchemaError("must not be after 'to'", "from")
-        if start and end and (end - start).days > MAX_PERIOD_DAYS:
-            raise SchemaError(f"the period is limited to {MAX_PERIOD_DAYS} days", "from")
-
-
-def _period() -> reports.Period:
-    """?from=&to= as inclusive ISO dates; default: the 30 days up to today (UTC)."""
+def _load(schema: type[Schema], data: Any, what: str) -> Any:
     try:
-        data = PeriodSchema().load(request.args)
+        return schema().load(data)
     except SchemaError as exc:
-        raise ValidationError("invalid period", exc.normalized_messages()) from None
-    end: date = data["end"] or (data["start"] + timedelta(days=29) if data["start"]
-                                else datetime.now(UTC).date())
-    start: date = data["start"] or end - timedelta(days=29)
-    return reports.Period(start, end)
+        raise ValidationError(f"invalid {what}", exc.normalized_messages()) from None
 
 
-def _period_report(report: Callable[[Connection, StoreRef, reports.Period], dict[str, Any]]
-                   ) -> Callable[[str], Any]:
-    """A GET route answering `report` for the store and the ?from=&to= period."""
+def _json_body(required: bool) -> Any:
+    body = request.get_json(silent=True)
+    if body is None and request.get_data(cache=True).strip():
+        raise ValidationError("the body is not JSON", {"body": ["a JSON object"]})
+    if body is None and required:
+        raise ValidationError("the body is missing", {"body": ["a JSON object"]})
+    return {} if body is None else body
 
-    def route(store: str) -> Any:
-        ref, period = _store(store), _period()
+
+def route(method: str, rule: str, tag: str, **described: Any
+          ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare an API route: see the module docstring. `described` are Operation's fields."""
+    operation = openapi.Operation(tag, **described)
+
+    def declare(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def answer(**kwargs: Any) -> Any:
+            if "store" in kwargs:
+                kwargs["store"] = _store(kwargs["store"])
+            if operation.query is not None:
+                kwargs["query"] = _load(operation.query, request.args, "query")
+            if operation.body is not None and operation.load_body:
+                kwargs["body"] = _load(operation.body, _json_body(operation.body_required),
+                                       "body")
+            result = view(**kwargs)
+            return result if isinstance(result, Response) else (jsonify(result),
+                                                                operation.status)
+
+        answer.operation = operation  # type: ignore[attr-defined]
+        setattr(answer, _PUBLIC, operation.public)
+        api_v1.add_url_rule(rule, view.__name__, answer, methods=[method])
+        return answer
+
+    return declare
+
+
+Report = Callable[..., dict[str, Any]]
+
+
+def report_route(name: str, report: Report, answer: type[Schema], summary: str) -> None:
+    """GET /stores/<store>/<name>?from=&to=&segment=: `report(conn, store, period)` as JSON.
+
+    `segment` reaches the report only when its function takes a `segment` parameter; until it
+    does, a segmented request is refused (422 naming `segment`) rather than answered with
+    numbers of the whole store."""
+    segmented = "segment" in inspect.signature(report).parameters
+
+    def view(store: StoreRef, query: dict[str, Any]) -> Any:
+        extra = {"segment": query["segment"]} if segmented else {}
+        if query["segment"] is not None and not segmented:
+            raise ValidationError("invalid query", {
+                "segment": [f"the {name} report cannot be filtered by segment yet"]})
         with _db().read() as conn:
-            return jsonify(report(conn, ref, period))
+            return report(conn, store, query["period"], **extra)
 
-    return route
-
-
-for _name in ("funnel", "stages", "kpis"):
-    api_v1.add_url_rule(f"/stores/<store>/{_name}", _name,
-                        _period_report(getattr(reports, _name)), methods=["GET"])
+    view.__name__, view.__doc__ = name, summary
+    notes = "" if segmented else "Not segmentable yet: `segment` is refused (422)."
+    route("GET", f"/stores/<store>/{name}", "reports", query=ReportQuery, answer=answer,
+          notes=notes)(view)
 
 
-@api_v1.get("/stores/<store>/profiles/<int:profile_id>")
-def profile(store: str, profile_id: int) -> Any:
-    ref = _store(store)
+report_route("funnel", reports.funnel, FunnelReport,
+             "Journeys that reached each stage, with conversion and drop-off per step.")
+report_route("stages", reports.stages, StagesReport,
+             "Profiles per stage now, events per stage per day, and stage-to-stage flows.")
+report_route("kpis", reports.kpis, KpisReport,
+             "The store's KPIs over the period (docs/kpis.md gives each formula).")
+
+
+@route("GET", "/openapi.json", "meta", public=True,
+       answer={"application/json": {"type": "object"}})
+def openapi_document() -> Any:
+    """This API's OpenAPI document.
+
+    Public: it describes the routes and holds no secret."""
+    return openapi.document(current_app)
+
+
+@route("GET", "/stores/<store>/profiles/<int:profile_id>", "profiles", answer=ProfileReport)
+def profile(store: StoreRef, profile_id: int) -> Any:
+    """One profile: the kinds of identity known, its journeys and its latest events."""
     with _db().read() as conn:
-        return jsonify(reports.profile(conn, ref, profile_id))
+        return reports.profile(conn, store, profile_id)
 
 
-@api_v1.post("/stores/<store>/events")
-def events(store: str) -> Any:
-    """Accept a batch `{"events": [...]}`, all or nothing.
+@route("POST", "/stores/<store>/events", "events", body=EventBatch, load_body=False,
+       answer=EventsAccepted, status=202)
+def events(store: StoreRef) -> Any:
+    """Accept a batch of events, all or nothing.
 
     Every record is validated before anything is stored; one bad record rejects the batch
     (422, naming each bad record and field). A valid batch is written to the inbox and
-    acknowledged with 202; the worker records it. Posting the same body again is a no-op.
-    """
-    ref = _store(store)
+    acknowledged with 202; the worker records it. Posting the same body again is a no-op."""
     body = request.get_data(cache=False)
     try:
         payload = json.loads(body)
@@ -121,80 +241,71 @@ def events(store: str) -> Any:
     records = payload.get("events") if isinstance(payload, dict) else None
     if not isinstance(records, list) or not records:
         raise ValidationError("invalid body", {"events": ["a non-empty list is required"]})
+    unknown = sorted(set(payload) - {"events"})
+    if unknown:  # as every schema of the API refuses them: a typo is seen, not ignored
+        raise ValidationError("invalid body", {key: ["Unknown field."] for key in unknown})
     limit = int(current_app.config["MAX_EVENTS_PER_REQUEST"])
     if len(records) > limit:
         raise ValidationError("too many events",
                               {"events": [f"{len(records)} events, the limit is {limit}"]})
-    load_events(ref.key, records)
+    load_events(store.key, records)
     digest = hashlib.sha256(body).hexdigest()
     with _db().write() as conn:
-        new = receive(conn, store_id=ref.id, source="custom", topic="events",
-                      delivery_key=f"api:{ref.key}:{digest}", body=body)
+        new = receive(conn, store_id=store.id, source="custom", topic="events",
+                      delivery_key=f"api:{store.key}:{digest}", body=body)
     if new:
         current_app.extensions["parcours.jobs"].wake()
-    return jsonify(accepted=len(records), duplicate=not new), 202
+    return {"accepted": len(records), "duplicate": not new}
 
 
 # -- privacy and lifecycle (the operations Shopify's compliance webhooks trigger) ----------------
-class SubjectSchema(Schema):
-    email = fields.Email(load_default=None)
-    customer_id = fields.Str(load_default=None, validate=validate.Length(min=1, max=255))
-    phone = fields.Str(load_default=None, validate=validate.Length(min=1, max=64))
-    order_ids = fields.List(fields.Str(validate=validate.Length(min=1, max=255)),
-                            load_default=list, validate=validate.Length(max=1000))
 
-    @validates_schema
-    def _someone(self, data: dict[str, Any], **_: Any) -> None:
-        if not (data.get("email") or data.get("customer_id") or data.get("order_ids")):
-            raise SchemaError("name the customer: email, customer_id or order_ids", "_schema")
+@route("POST", "/stores/<store>/privacy/exports", "privacy", body=SubjectSchema,
+       answer=PrivacyExport, status=201)
+def privacy_export(store: StoreRef, body: dict[str, Any]) -> Any:
+    """Export everything held on one customer.
 
-
-def _subject() -> Subject:
-    try:
-        data = SubjectSchema().load(request.get_json(silent=True) or {})
-    except SchemaError as exc:
-        raise ValidationError("invalid privacy request", exc.normalized_messages()) from None
-    return Subject(customer_id=data["customer_id"], email=data["email"], phone=data["phone"],
-                   order_ids=tuple(data["order_ids"]))
-
-
-@api_v1.post("/stores/<store>/privacy/exports")
-def privacy_export(store: str) -> Any:
-    """Everything held on one customer, as JSON; kept for later retrieval by its id."""
-    ref, subject = _store(store), _subject()
+    The export is kept for later retrieval by its id, until the customer is redacted or the
+    retention passes."""
     with _db().write() as conn:
-        request_id = data_request(conn, ref, subject, now=datetime.now(UTC))
-        export = get_export(conn, ref, request_id)
-    return jsonify(id=request_id, export=export), 201
+        request_id = data_request(conn, store, subject(body), now=datetime.now(UTC))
+        return {"id": request_id, "export": get_export(conn, store, request_id)}
 
 
-@api_v1.get("/stores/<store>/privacy/exports/<int:request_id>")
-def privacy_export_get(store: str, request_id: int) -> Any:
-    ref = _store(store)
+@route("GET", "/stores/<store>/privacy/exports/<int:request_id>", "privacy",
+       answer=PrivacyExport)
+def privacy_export_get(store: StoreRef, request_id: int) -> Any:
+    """A data request's export, as made."""
     with _db().read() as conn:
-        return jsonify(id=request_id, export=get_export(conn, ref, request_id))
+        return {"id": request_id, "export": get_export(conn, store, request_id)}
 
 
-@api_v1.post("/stores/<store>/privacy/redactions")
-def privacy_redact(store: str) -> Any:
-    """Remove one customer's personal data everywhere (not undoable)."""
-    ref, subject = _store(store), _subject()
+@route("POST", "/stores/<store>/privacy/redactions", "privacy", body=SubjectSchema,
+       answer=RedactionSummary)
+def privacy_redact(store: StoreRef, body: dict[str, Any]) -> Any:
+    """Remove one customer's personal data everywhere (not undoable).
+
+    Profiles, events and journeys stay, unlinked and scrubbed, so the reports do not change;
+    the counts say what was deleted or scrubbed."""
     with _db().write() as conn:
-        return jsonify(redact_customer(conn, ref, subject, now=datetime.now(UTC)))
+        return redact_customer(conn, store, subject(body), now=datetime.now(UTC))
 
 
-@api_v1.post("/stores/<store>/uninstall")
-def uninstall(store: str) -> Any:
-    """Drop the store's credentials now; delete its data after the retention (or `now`)."""
-    _store(store)  # the key must own it
-    at_once = bool((request.get_json(silent=True) or {}).get("delete_now"))
-    days = 0 if at_once else int(current_app.config["UNINSTALL_RETENTION_DAYS"])
+@route("POST", "/stores/<store>/uninstall", "stores", body=UninstallBody, body_required=False,
+       answer=UninstallAnswer, status=202)
+def uninstall(store: StoreRef, body: dict[str, Any]) -> Any:
+    """Disconnect the store: credentials dropped now, data deleted after the retention.
+
+    The platform is cleaned first where it can be (webhooks, changed settings); `notes` say
+    what could not be. `delete_now` deletes the data at the next purge."""
+    days = 0 if body["delete_now"] else int(current_app.config["UNINSTALL_RETENTION_DAYS"])
     now = datetime.now(UTC)
     notes = uninstall_store(_db(), current_app.extensions["parcours.vault"], current_app.config,
-                            store, after=timedelta(days=days), now=now)
-    return jsonify(store=store, delete_after=(now + timedelta(days=days)).isoformat(),
-                   notes=notes), 202
+                            store.key, after=timedelta(days=days), now=now)
+    return {"store": store.key, "delete_after": (now + timedelta(days=days)).isoformat(),
+            "notes": notes}
 
 
-# The reviews' routes live in their own module, on this blueprint (same auth, same errors).
-from parcours import api_reviews  # noqa: E402, F401
+# The reviews' and the insights' routes live in their own modules, on this blueprint (same
+# auth, same errors).
+from parcours import api_insights, api_reviews  # noqa: E402, F401

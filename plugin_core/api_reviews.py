@@ -1,9 +1,10 @@
 """JSON API v1, reviews: a store's reviews, moderation, replies, KPIs, review settings,
-postponed requests and exports. Routes on `api_v1`, so the same API-key authentication and the
-same tenant rule apply: another account's store is a 404, like one that does not exist.
+postponed requests and exports. Routes on `api_v1` declared with `api.route`, so the same
+API-key authentication, tenant rule and OpenAPI description apply: another account's store is
+a 404, like one that does not exist.
 
-Every input is loaded by a marshmallow schema (unknown keys refused); a bad one is answered
-422 with `error.fields` naming each bad field, as the rest of the API does, and changes
+Every input is loaded by its schema in api_review_schemas.py (unknown keys refused); a bad one is
+answered 422 with `error.fields` naming each bad field, as the rest of the API does, and changes
 nothing. No answer holds a shopper's email address.
 """
 
@@ -12,40 +13,32 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
-from marshmallow import Schema, fields, validate, validates_schema
-from marshmallow import ValidationError as SchemaError
+from flask import Response, current_app
 
-from parcours.api import _db, _store, api_v1
+from parcours.api import _db, _json_body, route
+from parcours.api_review_schemas import (
+    ModerationBody,
+    PostponeBody,
+    Postponed,
+    ReplyBody,
+    ReviewAnswer,
+    ReviewExportFile,
+    ReviewExportQuery,
+    ReviewKpisQuery,
+    ReviewKpisReport,
+    ReviewListQuery,
+    ReviewPage,
+    ReviewSettingsBody,
+    ReviewSettingsSaved,
+    ReviewSettingsWrapped,
+)
 from parcours.errors import ValidationError
+from parcours.recorder import StoreRef
 from parcours.review_admin import save_settings
 from parcours.review_csv import export_csv, export_json, export_rows
 from parcours.review_reports import ReviewPeriod, review_report
 from parcours.review_requests import postpone, review_settings
-from parcours.reviews import (
-    MAX_LIST_PAGE,
-    REJECTION_REASONS,
-    STATUSES,
-    list_reviews,
-    moderate,
-    reply,
-)
-
-__all__ = ["ListSchema", "ModerationSchema", "PostponeSchema", "ReplySchema"]
-
-
-def _load(schema: Schema, data: Any, what: str) -> dict[str, Any]:
-    try:
-        return dict(schema.load(data))
-    except SchemaError as exc:
-        raise ValidationError(f"invalid {what}", exc.normalized_messages()) from None
-
-
-def _json_body() -> Any:
-    body = request.get_json(silent=True)
-    if body is None:
-        raise ValidationError("the body is not a JSON object", {"body": ["a JSON object"]})
-    return body
+from parcours.reviews import moderate, reply, review_page
 
 
 def _wake_publication() -> None:
@@ -54,134 +47,96 @@ def _wake_publication() -> None:
         wake()
 
 
-class ListSchema(Schema):
-    product = fields.Str(load_default=None, validate=validate.Length(1, 64))
-    status = fields.Str(load_default=None, validate=validate.OneOf(STATUSES))
-    rating = fields.Int(load_default=None, validate=validate.Range(1, 5))
-    page = fields.Int(load_default=1, validate=validate.Range(1, 100_000))
-    per_page = fields.Int(load_default=20, validate=validate.Range(1, MAX_LIST_PAGE))
+@route("GET", "/stores/<store>/reviews", "reviews", query=ReviewListQuery, answer=ReviewPage)
+def reviews_list(store: StoreRef, query: dict[str, Any]) -> Any:
+    """The store's reviews, every status, newest first.
 
-
-@api_v1.get("/stores/<store>/reviews")
-def reviews_list(store: str) -> Any:
-    """A page of the store's reviews, every status, newest first (?product&status&rating)."""
-    ref = _store(store)
-    query = _load(ListSchema(), request.args, "query")
+    Filter by product, status or rating; walk the pages with `next_cursor`."""
     with _db().read() as conn:
-        return jsonify(list_reviews(conn, ref.id, product_id=query["product"],
-                                    status=query["status"], rating=query["rating"],
-                                    page=query["page"], per_page=query["per_page"]))
+        return review_page(conn, store.id, query["page"], product_id=query["product"],
+                           status=query["status"], rating=query["rating"])
 
 
-class ModerationSchema(Schema):
-    status = fields.Str(required=True, validate=validate.OneOf(("published", "rejected")))
-    reason = fields.Str(load_default=None, allow_none=True,
-                        validate=validate.OneOf(REJECTION_REASONS))
+@route("POST", "/stores/<store>/reviews/<int:review_id>/moderation", "reviews",
+       body=ModerationBody, answer=ReviewAnswer)
+def reviews_moderate(store: StoreRef, review_id: int, body: dict[str, Any]) -> Any:
+    """Publish a review, or reject it for spam or abuse (never for its rating).
 
-
-@api_v1.post("/stores/<store>/reviews/<int:review_id>/moderation")
-def reviews_moderate(store: str, review_id: int) -> Any:
-    """Publish a review, or reject it for spam or abuse (never for its rating)."""
-    ref = _store(store)
-    body = _load(ModerationSchema(), _json_body(), "moderation")
+    The platform's copy follows: published again, or withdrawn."""
     with _db().write() as conn:
-        review = moderate(conn, ref.id, review_id, body["status"], body["reason"])
+        review = moderate(conn, store.id, review_id, body["status"], body["reason"])
     _wake_publication()
-    return jsonify(review)
+    return review
 
 
-class ReplySchema(Schema):
-    text = fields.Str(required=True, allow_none=True, validate=validate.Length(1, 5000))
-
-
-@api_v1.post("/stores/<store>/reviews/<int:review_id>/reply")
-def reviews_reply(store: str, review_id: int) -> Any:
+@route("POST", "/stores/<store>/reviews/<int:review_id>/reply", "reviews", body=ReplyBody,
+       answer=ReviewAnswer)
+def reviews_reply(store: StoreRef, review_id: int, body: dict[str, Any]) -> Any:
     """Set the store's public reply to a review (`{"text": null}` removes it)."""
-    ref = _store(store)
-    body = _load(ReplySchema(), _json_body(), "reply")
     with _db().write() as conn:
-        review = reply(conn, ref.id, review_id, body["text"])
+        review = reply(conn, store.id, review_id, body["text"])
     _wake_publication()
-    return jsonify(review)
+    return review
 
 
-class KpisSchema(Schema):
-    since = fields.Date(load_default=None)
-    until = fields.Date(load_default=None)
-    product = fields.Str(load_default=None, validate=validate.Length(1, 64))
-
-
-@api_v1.get("/stores/<store>/reviews/kpis")
-def reviews_kpis(store: str) -> Any:
+@route("GET", "/stores/<store>/reviews/kpis", "reviews", query=ReviewKpisQuery,
+       answer=ReviewKpisReport)
+def reviews_kpis(store: StoreRef, query: dict[str, Any]) -> Any:
     """Review KPIs: totals, per month and per product (docs/reviews.md, "KPIs")."""
-    ref = _store(store)
-    query = _load(KpisSchema(), request.args, "query")
-    period = ReviewPeriod.of(query["since"], query["until"])
+    period = ReviewPeriod.of(query["period"].start, query["period"].end)
     with _db().read() as conn:
-        return jsonify({"store": store, **review_report(conn, ref.id, period,
-                                                         query["product"])})
+        return {"store": store.key, **review_report(conn, store.id, period, query["product"])}
 
 
-@api_v1.get("/stores/<store>/reviews/settings")
-def reviews_settings_get(store: str) -> Any:
+@route("GET", "/stores/<store>/reviews/settings", "reviews", answer=ReviewSettingsWrapped)
+def reviews_settings_get(store: StoreRef) -> Any:
     """The store's review settings, defaults filled in."""
-    ref = _store(store)
     with _db().read() as conn:
-        return jsonify(settings=review_settings(conn, ref.id).to_dict())
+        return {"settings": review_settings(conn, store.id).to_dict()}
 
 
-@api_v1.put("/stores/<store>/reviews/settings")
-def reviews_settings_put(store: str) -> Any:
-    """Replace the store's review settings (keys left out follow the defaults), validated
-    whole; the store's open requests are retimed."""
-    ref = _store(store)
-    body = _json_body()
+@route("PUT", "/stores/<store>/reviews/settings", "reviews", body=ReviewSettingsBody,
+       load_body=False, answer=ReviewSettingsSaved)
+def reviews_settings_put(store: StoreRef) -> Any:
+    """Replace the store's review settings.
+
+    Keys left out follow the defaults. The settings are validated whole (nothing is saved from
+    a refused body), and the store's open requests are retimed."""
+    body = _json_body(required=True)
     if not isinstance(body, dict):
         raise ValidationError("invalid review settings", {"_schema": ["a JSON object"]})
     with _db().write() as conn:
-        changed, retimed = save_settings(conn, ref.id, body, datetime.now(UTC))
-        settings = review_settings(conn, ref.id).to_dict()
-    return jsonify(settings=settings, changed=changed, retimed=retimed)
+        changed, retimed = save_settings(conn, store.id, body, datetime.now(UTC))
+        settings = review_settings(conn, store.id).to_dict()
+    return {"settings": settings, "changed": changed, "retimed": retimed}
 
 
-class PostponeSchema(Schema):
-    days = fields.Int(load_default=None, validate=validate.Range(1, 365))
-    until = fields.AwareDateTime(load_default=None)
-
-    @validates_schema
-    def _one(self, data: dict[str, Any], **_: Any) -> None:
-        if (data.get("days") is None) == (data.get("until") is None):
-            raise SchemaError("give either days or until", "days")
-
-
-@api_v1.post("/stores/<store>/review-requests/<order_id>/postpone")
-def review_request_postpone(store: str, order_id: str) -> Any:
-    """Delay an order's review request (`{"days": 7}` or `{"until": "<ISO time>"}`)."""
-    ref = _store(store)
-    body = _load(PostponeSchema(), _json_body(), "postponement")
+@route("POST", "/stores/<store>/review-requests/<order_id>/postpone", "reviews",
+       body=PostponeBody, answer=Postponed)
+def review_request_postpone(store: StoreRef, order_id: str, body: dict[str, Any]) -> Any:
+    """Delay an order's review request by some days, or until a time."""
     now = datetime.now(UTC)
     until = body["until"] or now + timedelta(days=body["days"])
     with _db().write() as conn:
-        due = postpone(conn, ref.id, order_id, until, now)
-    return jsonify(order_id=order_id, due_at=due.isoformat())
+        due = postpone(conn, store.id, order_id, until, now)
+    return {"order_id": order_id, "due_at": due.isoformat()}
 
 
-class ExportSchema(Schema):
-    format = fields.Str(load_default="csv", validate=validate.OneOf(("csv", "json")))
+@route("GET", "/stores/<store>/reviews/export", "reviews", query=ReviewExportQuery,
+       answer={"text/csv": {"type": "string"}, "application/json": ReviewExportFile})
+def reviews_export(store: StoreRef, query: dict[str, Any]) -> Any:
+    """Every review of the store as a CSV or JSON file, oldest first (no email address).
 
-
-@api_v1.get("/stores/<store>/reviews/export")
-def reviews_export(store: str) -> Any:
-    """Every review of the store as a CSV or JSON file (no email address)."""
-    ref = _store(store)
-    fmt = _load(ExportSchema(), request.args, "query")["format"]
+    The CSV imports back (`parcours reviews import`); text cells that a spreadsheet would run
+    as formulas start with an apostrophe."""
+    fmt = query["format"]
     with _db().read() as conn:
-        rows = export_rows(conn, ref.id)
+        rows = export_rows(conn, store.id)
     if fmt == "json":
         body, mimetype = export_json(rows), "application/json"
     else:
         body, mimetype = export_csv(rows), "text/csv"
     response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = (
-        f'attachment; filename="{store}-reviews.{fmt}"')
+        f'attachment; filename="{store.key}-reviews.{fmt}"')
     return response

@@ -19,6 +19,7 @@ from parcours import webhooks
 from parcours.adapters.base import adapters
 from parcours.api import api_v1
 from parcours.credentials import Vault
+from parcours.dashboard import init_app as init_dashboard
 from parcours.db import Database
 from parcours.errors import AuthError, NotFoundError, ParcoursError, ValidationError
 from parcours.jobs import Jobs
@@ -75,6 +76,7 @@ def create_app(config: Mapping[str, Any] | None = None, *,
     webhooks.init_app(app)
     app.register_blueprint(widgets_blueprint)
     app.register_blueprint(review_form)
+    init_dashboard(app)
     for adapter in adapters():
         adapter.init_app(app)
     if app.config["DEMO_SHOP"]:

@@ -25,10 +25,11 @@ from parcours.accounts import (
 from parcours.adapters.base import StoreAccess, adapter_for, adapters
 from parcours.cli_reviews import reviews
 from parcours.cli_support import ParcoursGroup, database, echo_json, load_app
+from parcours.cli_users import users
 from parcours.cli_webhooks import COMMANDS
 from parcours.errors import ValidationError
 from parcours.events import load_event
-from parcours.recorder import record
+from parcours.recorder import legacy_profiles, profile_ids, record, refold
 from parcours.widgets.cli import widgets
 
 
@@ -205,6 +206,34 @@ def events_import(file: Any, store_key: str) -> None:
     click.echo(f"{result.recorded} events recorded, {result.duplicates} already known")
 
 
+@events.command("refold")
+@click.argument("store_key", metavar="STORE")
+@click.option("--all", "every", is_flag=True,
+              help="every profile (after changing the store's journey rules), not only those "
+                   "with journeys from before the insights rollups")
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 10_000))
+def events_refold(store_key: str, every: bool, batch: int) -> None:
+    """Rebuild STORE's journeys and rollups from its stored events, a batch per transaction.
+
+    After an upgrade, profiles recorded before the insights rollups (segments, stage times,
+    experiments) join them when they next change; this brings the dormant ones in at once.
+    Safe to stop and run again: each batch is one transaction, and rollups are differences.
+    """
+    db = database(load_app())
+    done = 0
+    after = 0
+    while True:
+        with db.write() as conn:
+            store = get_store(conn, store_key)
+            ids = (profile_ids if every else legacy_profiles)(conn, store, after=after,
+                                                              limit=batch)
+            if not ids:
+                break
+            refold(conn, store, ids)
+        done, after = done + len(ids), max(ids)
+    click.echo(f"{done} profiles refolded")
+
+
 def _day(value: str | None) -> date | None:
     return None if value is None else date.fromisoformat(value)
 
@@ -297,7 +326,7 @@ def bench_widgets(runs: int, page: str, keep: str | None, cpu_slowdown: float | 
         click.echo(table(report))
 
 
-for _command in (*COMMANDS, widgets, reviews):
+for _command in (*COMMANDS, widgets, reviews, users):
     main.add_command(_command)
 for _adapter in adapters():
     for _command in _adapter.commands():

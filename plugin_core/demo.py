@@ -45,6 +45,15 @@ RATING_WEIGHTS = (0.05, 0.07, 0.13, 0.3, 0.45)  # reviews skew positive, as in m
 # Arrivals by hour of the day (relative to `start`): quiet nights, busy evenings.
 HOUR_WEIGHTS = (1, 1, 1, 1, 1, 1, 2, 3, 4, 5, 5, 6, 6, 5, 5, 5, 6, 7, 8, 9, 9, 7, 4, 2)
 REFERRERS = ("direct", "google", "google", "instagram", "newsletter", "comparison_site")
+CHANNELS = {"direct": "direct", "google": "organic_search", "instagram": "social",
+            "newsletter": "email", "comparison_site": "referral"}
+DEVICES, DEVICE_WEIGHTS = ("mobile", "desktop", "tablet"), (0.62, 0.33, 0.05)
+# The demo's widget experiment: a fifth of shoppers never see the early shipping estimate. The
+# simulated effect (shoppers who saw it start the checkout a little more often) is the demo's
+# assumption, there for the experiments page to have something to measure.
+EXPERIMENT_WIDGET, EXPERIMENT_SALT, HOLDOUT_SHARE = "shipping_estimate", "demo-1", 0.2
+EXPOSED_CHECKOUT_LIFT = 1.25
+DEMO_WIDGETS = {EXPERIMENT_WIDGET: {"holdout": HOLDOUT_SHARE, "salt": EXPERIMENT_SALT}}
 PAYMENT_ERRORS = ("card_declined", "insufficient_funds", "authentication_failed")
 
 
@@ -137,6 +146,8 @@ class _Shopper:
         self.index, self.persona, self.rng, self.now, self.end = index, persona, rng, arrival, end
         self.email = f"shopper{index + 1}@example.com"
         self.anonymous_id = self._uuid()
+        self.device = rng.choices(DEVICES, DEVICE_WEIGHTS)[0]
+        self.country = "FR"
         self.cart: list[Product] = []
         self.orders = 0
         self.records: list[tuple[datetime, dict[str, Any]]] = []
@@ -192,8 +203,9 @@ class _Shopper:
         affordable = [p for p in CATALOG if p.price <= persona.budget]
         wanted = rng.choice(affordable)
         landing = rng.choice(["/", f"/collections/{wanted.collection}", f"/products/{wanted.id}"])
-        self._emit("page_viewed", ids, {"url": STORE_URL + landing,
-                                        "referrer": rng.choice(REFERRERS)})
+        referrer = rng.choice(REFERRERS)
+        self._emit("page_viewed", ids, {"url": STORE_URL + landing, "referrer": referrer,
+                                        "device": self.device, "channel": CHANNELS[referrer]})
         if not self._chance(persona.p_browse):
             return False
         if self._chance(persona.p_search):
@@ -206,6 +218,10 @@ class _Shopper:
         viewed = [wanted, *rng.sample(others, min(len(others), rng.randint(*persona.products) - 1))]
         for product in viewed:
             self._emit("product_viewed", ids, _item(product))
+        arm = bucket(self.anonymous_id)
+        self._emit("widget_shown", ids, {"widget": EXPERIMENT_WIDGET, "bucket": arm,
+                                         "page": "product", "experiment": EXPERIMENT_SALT})
+        lift = EXPOSED_CHECKOUT_LIFT if arm == "exposed" else 1.0
         if self._chance(persona.p_cart):
             for product in viewed[: rng.choice((1, 1, 1, 2))]:
                 self.cart.append(product)
@@ -217,7 +233,7 @@ class _Shopper:
         if len(self.cart) > 1 and self._chance(0.2):
             removed = self.cart.pop(rng.randrange(len(self.cart)))
             self._emit("product_removed_from_cart", ids, {**_item(removed), "quantity": 1})
-        return self._chance(persona.p_checkout) and self._checkout(persona)
+        return self._chance(persona.p_checkout * lift) and self._checkout(persona)
 
     def _cart_properties(self) -> dict[str, Any]:
         subtotal = sum((p.price for p in self.cart), Decimal(0))
@@ -238,8 +254,8 @@ class _Shopper:
         self._emit("checkout_contact_info_submitted", ids, {"email": self.email})
         if not self._chance(persona.p_step):
             return False
-        self._emit("checkout_address_info_submitted", ids, {"country": rng.choice(
-            ("FR", "FR", "FR", "BE", "DE", "ES", "IT"))})
+        self.country = rng.choice(("FR", "FR", "FR", "BE", "DE", "ES", "IT"))
+        self._emit("checkout_address_info_submitted", ids, {"country": self.country})
         if not self._chance(persona.p_step):
             return False
         subtotal = Decimal(properties["subtotal"])
@@ -283,7 +299,7 @@ class _Shopper:
                        key=f"order:{order}:{name}")
 
         emit("order_placed", self.now + timedelta(seconds=1), {**amount, "items": items})
-        emit("order_paid", paid_at, amount)
+        emit("order_paid", paid_at, {**amount, "country": self.country})
         rng, day = self.rng, timedelta(days=1)
         if self._chance(P_CANCELLED):
             emit("order_cancelled", paid_at + day * rng.uniform(0.1, 1), {"reason": "customer"})
@@ -304,6 +320,14 @@ class _Shopper:
                  {"rating": rating, "product_id": product["product_id"],
                   "title": product["title"]}, {"email": self.email})
         self.now = max(self.now, delivered_at)  # the next visit comes after the parcel
+
+
+def bucket(shopper: str) -> str:
+    """The shopper's arm, as the storefront kit computes it (FNV-1a of id, widget and salt)."""
+    h = 2166136261
+    for char in f"{shopper}:{EXPERIMENT_WIDGET}:{EXPERIMENT_SALT}":
+        h = ((h ^ ord(char)) * 16777619) & 0xFFFFFFFF
+    return "holdout" if h / 4294967296 < HOLDOUT_SHARE else "exposed"
 
 
 def _number_orders(records: list[dict[str, Any]]) -> None:

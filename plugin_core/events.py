@@ -21,6 +21,7 @@ from marshmallow import EXCLUDE, Schema, fields, post_load, validate, validates_
 from marshmallow import ValidationError as SchemaError
 
 from parcours.errors import ValidationError
+from parcours.segments import CHANNELS, DEVICES, country_of
 
 # The position of a name is its bit in a journey's event mask (see journey.py): only ever append.
 STOREFRONT_EVENTS = (
@@ -241,6 +242,12 @@ class EventSchema(Schema):
             isinstance(currency, str) and len(currency) == 3 and currency.isalpha()
         ):
             raise SchemaError({"currency": ["must be an ISO 4217 code such as EUR"]}, "properties")
+        for name, allowed in (("device", DEVICES), ("channel", CHANNELS)):
+            if name in props and props[name] not in allowed:
+                raise SchemaError({name: [f"one of {', '.join(allowed)}"]}, "properties")
+        if "country" in props and country_of(props["country"]) is None:
+            raise SchemaError({"country": ["an ISO 3166-1 alpha-2 code such as FR"]},
+                              "properties")
         if data.get("name") == "order_paid" and ("total" not in props or currency is None):
             raise SchemaError(
                 {"total": ["required for order_paid, with currency"]}, "properties"
@@ -257,6 +264,8 @@ def _build(store: str, data: dict[str, Any]) -> JourneyEvent:
     properties = dict(data["properties"])
     if "currency" in properties:
         properties["currency"] = str(properties["currency"]).upper()
+    if "country" in properties:
+        properties["country"] = country_of(properties["country"])
     return JourneyEvent(
         store=store,
         name=data["name"],

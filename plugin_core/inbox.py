@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Insert, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from parcours import tables as t
-from parcours.accounts import get_store
+from parcours.accounts import get_store, store_hosts
 from parcours.actions import apply_actions
 from parcours.adapters.base import Action, Normalized, StorefrontFact, adapter_for
 from parcours.db import Database
@@ -34,11 +34,16 @@ from parcours.errors import NotFoundError, ParcoursError, ValidationError
 from parcours.events import JourneyEvent
 from parcours.recorder import StoreRef, record
 from parcours.review_requests import schedule as schedule_reviews
+from parcours.segments import with_segments
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 STATUSES = ("pending", "done", "failed", "ping")
+# Storefront batches (`POST /collect`) keep their request's User-Agent under this header name:
+# their events' segments are derived from it here, where they are normalized.
+COLLECT_TOPIC = "collect"
+USER_AGENT = "user-agent"
 
 
 def receive(conn: Connection, *, store_id: int | None, source: str, topic: str,
@@ -202,12 +207,17 @@ def _process_store(conn: Connection, store_id: int, rows: list[_Row], now: datet
     key = conn.execute(select(t.stores.c.key).where(t.stores.c.id == store_id)).scalar_one()
     store: StoreRef = get_store(conn, key)
     work = _StoreWork()
+    hosts: set[str] | None = None
     for row in rows:
         try:
             normalized = normalize_body(row.source, store.key, row.topic, row.body)
         except ParcoursError as exc:
             _fail(conn, row, str(exc) + _fields(exc), now, result)
             continue
+        if row.topic == COLLECT_TOPIC:
+            hosts = store_hosts(conn, store.id) if hosts is None else hosts
+            normalized = replace(normalized, events=with_segments(
+                normalized.events, row.headers.get(USER_AGENT), hosts))
         work.events.extend(normalized.events)
         work.actions.extend(_dated(action, row.received_at) for action in normalized.actions)
         work.done.append(row.id)

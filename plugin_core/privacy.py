@@ -321,7 +321,8 @@ def _export_profiles(conn: Connection, pids: list[int]) -> list[dict[str, Any]]:
                 "stages": [stage.label for stage in path_stages(row.path)],
                 "amount": None if row.amount_micros is None
                 else str(t.from_micros(row.amount_micros)),
-                "currency": row.currency})
+                "currency": row.currency, "device": row.device, "channel": row.channel,
+                "country": row.country})
         for row in conn.execute(select(t.resource_states).where(r.profile_id.in_(part))
                                 .order_by(r.type, r.resource_id)):
             out[row.profile_id]["resources"].append({

@@ -10,12 +10,17 @@ For each batch:
    seen (the fast path), otherwise refold the profile from all its stored events;
 4. write the journeys that changed, and add to the rollups the difference between each touched
    profile's contribution after and before (rollups.py).
+
+Journeys recorded before revision 0005 have no `reached` (nor segments, nor exposures): the
+rollups hold only their pre-0005 share. A profile with such journeys is refolded from its
+events when it is next touched, its "before" being that share alone, so the newer rollups
+(segments, stage times, experiments) gain its whole contribution then, exactly once.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -73,12 +78,47 @@ def record(conn: Connection, store: StoreRef, events: Iterable[JourneyEvent],
     if not fresh and not batch.refold:
         _write_resources(conn, batch, batch.repeats)
         return batch.result
+    return _apply(conn, batch, fresh)
+
+
+def refold(conn: Connection, store: StoreRef, profile_ids: Iterable[int],
+           now: datetime | None = None) -> RecordResult:
+    """Rebuild profiles from their stored events, and their share of every rollup: for
+    journeys recorded before revision 0005 (`backfill`), or after the store's rules changed."""
+    batch = _Batch(store, now or datetime.now(UTC))
+    batch.refold = set(profile_ids)
+    return _apply(conn, batch, [])
+
+
+def legacy_profiles(conn: Connection, store: StoreRef, *, after: int, limit: int) -> list[int]:
+    """The next `limit` profiles above `after` that still hold journeys from before 0005."""
+    jt = t.journeys
+    return list(conn.execute(
+        select(jt.c.profile_id).where(jt.c.store_id == store.id, jt.c.reached.is_(None),
+                                      jt.c.profile_id > after)
+        .group_by(jt.c.profile_id).order_by(jt.c.profile_id).limit(limit)).scalars())
+
+
+def profile_ids(conn: Connection, store: StoreRef, *, after: int, limit: int) -> list[int]:
+    """The store's next `limit` profile ids above `after`, in order (to walk all of them)."""
+    pt = t.profiles
+    return list(conn.execute(select(pt.c.id).where(pt.c.store_id == store.id, pt.c.id > after)
+                             .order_by(pt.c.id).limit(limit)).scalars())
+
+
+def _apply(conn: Connection, batch: _Batch, fresh: Sequence[JourneyEvent]) -> RecordResult:
+    store = batch.store
     _resolve_profiles(conn, batch, fresh)
     touched = set(batch.owner.values()) | batch.refold | set(batch.merged_into)
-    states = _load_states(conn, touched)
-    before = {pid: contribution(state) for pid, state in states.items()}
+    states, legacy = _load_states(conn, touched)
+    before = {pid: _as_recorded(contribution(state), pid in legacy)
+              for pid, state in states.items()}
     old_rows = {pid: [_journey_row(batch.store, pid, j) for j in s.journeys]
                 for pid, s in states.items()}
+    for pid in legacy:  # as stored, without `reached`: every row of the profile is rewritten
+        for row in old_rows[pid]:
+            row["reached"] = None
+    batch.refold |= legacy
     _merge_profiles(conn, batch)
     _insert_events(conn, batch, fresh)
 
@@ -105,7 +145,7 @@ def record(conn: Connection, store: StoreRef, events: Iterable[JourneyEvent],
             delta[key] = delta.get(key, 0) + value
     _write_journeys(conn, batch, {pid: states[pid] for pid in survivors}, old_rows)
     _write_profiles(conn, {pid: states[pid] for pid in survivors})
-    _write_rollups(conn, batch, delta)
+    write_rollups(conn, batch.store.id, delta, batch.event_deltas)
     _write_resources(conn, batch, [(e, batch.owner[e.id]) for e in fresh] + [
         (e, batch.merged_into.get(pid, pid)) for e, pid in batch.repeats])
     batch.result.recorded = len(fresh)
@@ -288,8 +328,12 @@ def _stored_events(conn: Connection, batch: _Batch, pids: set[int]
     return out
 
 
-def _load_states(conn: Connection, pids: set[int]) -> dict[int, ProfileJourneys]:
+def _load_states(conn: Connection, pids: set[int]
+                 ) -> tuple[dict[int, ProfileJourneys], set[int]]:
+    """The profiles' stored states, and those of them with journeys recorded before revision
+    0005 (no `reached`: their stage times are unknown until a refold)."""
     states: dict[int, ProfileJourneys] = {}
+    legacy: set[int] = set()
     jt, pt = t.journeys, t.profiles
     for part in chunks(sorted(pids)):
         for row in conn.execute(select(pt.c.id, pt.c.last_event_at, pt.c.last_event_id)
@@ -298,14 +342,34 @@ def _load_states(conn: Connection, pids: set[int]) -> dict[int, ProfileJourneys]
             states[row.id] = ProfileJourneys(last_key=last)
         for row in conn.execute(select(jt).where(jt.c.profile_id.in_(part))
                                 .order_by(jt.c.profile_id, jt.c.idx)):
+            path = path_stages(row.path)
+            if row.reached is None:
+                legacy.add(row.profile_id)
             states[row.profile_id].journeys.append(Journey(
                 index=row.idx, opened_at=row.opened_at, last_event_at=row.last_event_at,
-                path=path_stages(row.path), events_mask=row.events_mask,
+                path=path, events_mask=row.events_mask,
                 converted_at=row.converted_at, order_id=row.order_id,
                 amount=None if row.amount_micros is None else t.from_micros(row.amount_micros),
-                currency=row.currency,
+                currency=row.currency, device=row.device, channel=row.channel,
+                country=row.country,
+                reached=(0,) * len(path) if row.reached is None
+                else tuple(int(seconds) for seconds in row.reached.split(",")),
+                exposures={key: (arm, datetime.fromisoformat(at))
+                           for key, (arm, at) in (row.exposures or {}).items()},
             ))
-    return states
+    return states, legacy
+
+
+# The rollups a journey recorded before revision 0005 has its share in (see the docstring).
+_ROLLUPS_BEFORE_0005 = frozenset({"journeys", "orders", "conversion_time", "customers",
+                                  "stage_now"})
+
+
+def _as_recorded(share: Contribution, legacy: bool) -> Contribution:
+    """What the rollups hold of a profile's contribution."""
+    if not legacy:
+        return share
+    return {key: value for key, value in share.items() if key[0] in _ROLLUPS_BEFORE_0005}
 
 
 def _journey_row(store: StoreRef, pid: int, journey: Journey) -> dict[str, Any]:
@@ -315,7 +379,10 @@ def _journey_row(store: StoreRef, pid: int, journey: Journey) -> dict[str, Any]:
         "converted_at": journey.converted_at, "order_id": journey.order_id,
         "path": path_code(journey.path), "events_mask": journey.events_mask,
         "amount_micros": None if journey.amount is None else t.to_micros(journey.amount),
-        "currency": journey.currency,
+        "currency": journey.currency, "device": journey.device, "channel": journey.channel,
+        "country": journey.country, "reached": ",".join(map(str, journey.reached)),
+        "exposures": {key: [arm, at.astimezone(UTC).isoformat()]
+                      for key, (arm, at) in journey.exposures.items()} or None,
     }
 
 
@@ -353,11 +420,21 @@ _ROLLUP_TABLES = {
     "conversion_time": (t.conversion_time_rollups, ("day", "bucket")),
     "customers": (t.customer_rollups, ("day", "currency")),
     "stage_now": (t.stage_rollups, ("stage",)),
+    "segments": (t.segment_rollups, ("day", "dimension", "value", "events_mask", "converted")),
+    "stage_times": (t.stage_time_rollups, ("day", "stage", "bucket")),
+    "experiments": (t.experiment_rollups, ("day", "widget", "experiment", "arm")),
 }
 _MONEY_COLUMNS = {"revenue": "revenue_micros"}
 
 
-def _write_rollups(conn: Connection, batch: _Batch, delta: Contribution) -> None:
+def write_rollups(conn: Connection, store_id: int, delta: Contribution,
+                  event_deltas: Mapping[tuple[date, int, str], int]) -> None:
+    """Add `delta` (keys of rollups.contribution) and per-(day, stage, event) counts to a
+    store's rollup tables, as upserts that add: callers may write any differences in any order.
+
+    Public so that whatever computes contributions in bulk (bench/reports.py generating a
+    large store) writes them exactly as the engine does.
+    """
     rows: defaultdict[tuple[str, tuple[object, ...]], dict[str, Any]] = defaultdict(dict)
     for (name, key, column), value in delta.items():
         column = _MONEY_COLUMNS.get(column, column)
@@ -366,7 +443,7 @@ def _write_rollups(conn: Connection, batch: _Batch, delta: Contribution) -> None
     grouped: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
     for (name, key), values in rows.items():
         table, key_columns = _ROLLUP_TABLES[name]
-        row = {"store_id": batch.store.id, **dict(zip(key_columns, key, strict=True))}
+        row = {"store_id": store_id, **dict(zip(key_columns, key, strict=True))}
         counters = [c.name for c in table.c if c.name not in row]
         grouped[name].append(row | {c: values.get(c, 0) for c in counters})
     for name, table_rows in grouped.items():
@@ -374,8 +451,8 @@ def _write_rollups(conn: Connection, batch: _Batch, delta: Contribution) -> None
         counters = [c for c in table_rows[0] if c != "store_id" and c not in key_columns]
         upsert(conn, table, table_rows, ["store_id", *key_columns], add=counters)
     event_rows = [
-        {"store_id": batch.store.id, "day": day, "stage": stage, "event": name, "events": n}
-        for (day, stage, name), n in batch.event_deltas.items() if n
+        {"store_id": store_id, "day": day, "stage": stage, "event": name, "events": n}
+        for (day, stage, name), n in event_deltas.items() if n
     ]
     upsert(conn, t.event_rollups, event_rows, ["store_id", "day", "stage", "event"],
            add=["events"])

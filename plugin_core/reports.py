@@ -32,7 +32,8 @@ class Period:
         return {"from": self.start.isoformat(), "to": self.end.isoformat()}
 
 
-def _journey_rows(conn: Connection, store: StoreRef, period: Period) -> list[metrics.JourneyRow]:
+def journey_rows(conn: Connection, store: StoreRef, period: Period) -> list[metrics.JourneyRow]:
+    """The journeys rollup lines of the journeys opened in the period, summed per key."""
     jr = t.journey_rollups
     total = func.sum(jr.c.journeys)
     query = (select(jr.c.events_mask, jr.c.path, jr.c.converted, total)
@@ -42,7 +43,7 @@ def _journey_rows(conn: Connection, store: StoreRef, period: Period) -> list[met
 
 
 def funnel(conn: Connection, store: StoreRef, period: Period) -> dict[str, Any]:
-    rows = _journey_rows(conn, store, period)
+    rows = journey_rows(conn, store, period)
     steps = metrics.funnel(rows)
     return {
         "store": store.key, "period": period.as_dict(),
@@ -73,7 +74,7 @@ def stages(conn: Connection, store: StoreRef, period: Period) -> dict[str, Any]:
              .group_by(er.c.day, er.c.stage).order_by(er.c.day))
     for day, stage, events in conn.execute(query):
         by_day[day.isoformat()][Stage(stage).label] = int(events)
-    flows = metrics.flows(_journey_rows(conn, store, period))
+    flows = metrics.flows(journey_rows(conn, store, period))
     return {
         "store": store.key, "period": period.as_dict(),
         "profiles_now": _profiles_now(conn, store),
@@ -88,7 +89,7 @@ def _money(micros: int) -> Decimal:
 
 
 def kpis(conn: Connection, store: StoreRef, period: Period) -> dict[str, Any]:
-    rows = _journey_rows(conn, store, period)
+    rows = journey_rows(conn, store, period)
     between = (period.start, period.end)
     er, orr, cr, ct = (t.event_rollups, t.order_rollups, t.customer_rollups,
                        t.conversion_time_rollups)

@@ -22,14 +22,16 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
 
 from parcours import tables as t
 from parcours.errors import NotFoundError, ValidationError
+from parcours.pagination import Keyset, PageRequest, paginate
 from parcours.review_photos import photo_ids, photo_path
 
 __all__ = ["MAX_PER_PAGE", "REJECTION_REASONS", "SOURCES", "ReviewInput", "add_review",
            "list_reviews", "moderate", "product_rating", "product_reviews", "reply",
-           "requeue_failed", "review_row"]
+           "requeue_failed", "review_page", "review_row"]
 
 log = logging.getLogger(__name__)
 
@@ -189,10 +191,8 @@ def requeue_failed(conn: Connection, store_id: int) -> int:
         sync_status="pending", sync_attempts=0, sync_error=None)).rowcount)
 
 
-def list_reviews(conn: Connection, store_id: int, *, product_id: str | None = None,
-                 status: str | None = None, rating: int | None = None, page: int = 1,
-                 per_page: int = 20) -> dict[str, Any]:
-    """A page of a store's reviews for the merchant (every status), newest first."""
+def _merchant_filters(store_id: int, product_id: str | None, status: str | None,
+                      rating: int | None) -> list[ColumnElement[bool]]:
     r = t.reviews.c
     where = [r.store_id == store_id]
     if product_id is not None:
@@ -201,6 +201,29 @@ def list_reviews(conn: Connection, store_id: int, *, product_id: str | None = No
         where.append(r.status == status)
     if rating is not None:
         where.append(r.rating == rating)
+    return where
+
+
+# The merchant's list, newest first; the id breaks ties between reviews of the same second.
+REVIEW_ORDER = Keyset("reviews", (t.reviews.c.created_at, t.reviews.c.id))
+
+
+def review_page(conn: Connection, store_id: int, page: PageRequest, *,
+                product_id: str | None = None, status: str | None = None,
+                rating: int | None = None) -> dict[str, Any]:
+    """A page of a store's reviews for the merchant (every status), newest first, as
+    `{"items", "next_cursor"}` (keyset pages: pagination.py), which the JSON API serves."""
+    query = select(t.reviews).where(*_merchant_filters(store_id, product_id, status, rating))
+    return paginate(conn, query, REVIEW_ORDER, page, review_row)
+
+
+def list_reviews(conn: Connection, store_id: int, *, product_id: str | None = None,
+                 status: str | None = None, rating: int | None = None, page: int = 1,
+                 per_page: int = 20) -> dict[str, Any]:
+    """A numbered page of a store's reviews for the merchant (every status), newest first,
+    with the total: for screens that show page numbers (the API walks `review_page`)."""
+    r = t.reviews.c
+    where = _merchant_filters(store_id, product_id, status, rating)
     total = int(conn.execute(select(func.count()).select_from(t.reviews).where(*where))
                 .scalar_one())
     per_page = max(1, min(per_page, MAX_LIST_PAGE))

@@ -11,6 +11,18 @@ Keys (the store id is added by storage):
 - conversion_time: (converted day, duration bucket)           -> journeys
 - customers:       (first-purchase day, currency)             -> customers, repeaters, revenue
 - stage_now:       (stage of the latest journey,)             -> profiles
+- segments:        (opened day, dimension, value, events mask, converted) -> journeys, one line
+                   per dimension: "returning" (value "returning" when an earlier journey of the
+                   profile converted, else "new"), "device", "channel", "country" (value
+                   "unknown" when the journey does not know it)
+- stage_times:     (opened day, stage, duration bucket)       -> journeys: for each stage of a
+                   journey's path followed by another, the time from reaching it to reaching
+                   the next one (metrics.duration_bucket)
+- experiments:     (first exposure day, widget, experiment, arm) -> shoppers, conversions: per
+                   profile and experiment, one shopper in the arm of its first exposure, and
+                   one conversion when any of its journeys converted at or after that exposure
+                   (a profile, not a journey: the arm is the shopper's, and an experiment's
+                   question is whether its shoppers buy, whichever journey they buy in)
 Event counts per (day, stage, event) are added per new event, not per profile (see storage).
 """
 
@@ -18,14 +30,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from itertools import pairwise
 
-from parcours.journey import ProfileJourneys, path_code
+from parcours.journey import Journey, ProfileJourneys, path_code
 from parcours.metrics import duration_bucket
 
 RollupKey = tuple[str, tuple[object, ...], str]
 Contribution = dict[RollupKey, int | Decimal]
+SEGMENT_DIMENSIONS = ("returning", "device", "channel", "country")
+UNKNOWN = "unknown"
 
 
 def contribution(state: ProfileJourneys) -> Contribution:
@@ -34,10 +49,19 @@ def contribution(state: ProfileJourneys) -> Contribution:
         return out
     out[("stage_now", (int(state.journeys[-1].stage),), "profiles")] += 1
     converted = [j for j in state.journeys if j.converted_at is not None]
+    bought_before = False
     for journey in state.journeys:
-        key = (journey.opened_at.date(), journey.events_mask, path_code(journey.path),
-               journey.converted)
+        day = journey.opened_at.date()
+        key = (day, journey.events_mask, path_code(journey.path), journey.converted)
         out[("journeys", key, "journeys")] += 1
+        for dimension, value in _segments(journey, bought_before).items():
+            out[("segments", (day, dimension, value, journey.events_mask, journey.converted),
+                 "journeys")] += 1
+        for stage, (start, end) in zip(journey.path[:-1], pairwise(journey.reached),
+                                       strict=True):
+            out[("stage_times", (day, int(stage), duration_bucket(end - start)), "journeys")] += 1
+        bought_before = bought_before or journey.converted
+    _experiments(state, out)
     for journey in converted:
         assert journey.converted_at is not None
         day = journey.converted_at.date()
@@ -58,6 +82,28 @@ def contribution(state: ProfileJourneys) -> Contribution:
                 journey.amount or Decimal(0)
             )
     return out
+
+
+def _segments(journey: Journey, bought_before: bool) -> dict[str, str]:
+    values = ("returning" if bought_before else "new", journey.device, journey.channel,
+              journey.country)
+    return {dimension: value or UNKNOWN
+            for dimension, value in zip(SEGMENT_DIMENSIONS, values, strict=True)}
+
+
+def _experiments(state: ProfileJourneys, out: defaultdict[RollupKey, int | Decimal]) -> None:
+    first: dict[str, tuple[datetime, str]] = {}  # experiment -> (first exposure, its arm)
+    for journey in state.journeys:
+        for key, (arm, at) in journey.exposures.items():
+            if key not in first or at < first[key][0]:
+                first[key] = (at, arm)
+    converted = [j.converted_at for j in state.journeys if j.converted_at is not None]
+    for key, (at, arm) in first.items():
+        widget, _, experiment = key.partition(":")
+        row = (at.date(), widget, experiment, arm)
+        out[("experiments", row, "shoppers")] += 1
+        if any(moment >= at for moment in converted):
+            out[("experiments", row, "conversions")] += 1
 
 
 def difference(after: Mapping[RollupKey, int | Decimal],

@@ -15,7 +15,7 @@ import requests
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
-from parcours.accounts import create_api_key, create_store, get_store
+from parcours.accounts import create_api_key, create_store, get_store, save_store_facts
 from parcours.db import Database
 from parcours.errors import NotFoundError, ParcoursError
 
@@ -68,7 +68,7 @@ def _wait_healthy(url: str, processes: list[subprocess.Popen[bytes]], seconds: f
 
 def run_demo(app: Flask, host: str, port: int, seed: int, shoppers: int) -> None:
     """Start server and worker, replay `shoppers` simulated shoppers, and keep serving."""
-    from parcours.demo import post_events, simulate
+    from parcours.demo import DEMO_WIDGETS, post_events, simulate
     from parcours.widgets.demo_shop import seed_demo_shop
 
     db: Database = app.extensions["parcours.db"]
@@ -80,6 +80,7 @@ def run_demo(app: Flask, host: str, port: int, seed: int, shoppers: int) -> None
             create_store(conn, DEMO_STORE, account="demo", platform="custom", name="Demo shop")
             store = get_store(conn, DEMO_STORE)
         seed_demo_shop(conn, store.id)
+        save_store_facts(conn, store.id, {"widgets": DEMO_WIDGETS}, datetime.now(UTC))
         api_key = create_api_key(conn, "demo", name="demo")
 
     base = f"http://{host}:{port}"

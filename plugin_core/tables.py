@@ -167,6 +167,45 @@ api_keys = Table(
     Column("revoked_at", UTCDateTime),
 )
 
+# The dashboard's people who log in with an email and a password (agencies, custom shops);
+# Shopify and WordPress merchants come through their platform instead (dashboard_auth.py).
+users = Table(
+    "users", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("email", String(320), nullable=False, unique=True),  # lower-cased
+    Column("password_hash", String(255), nullable=False),  # argon2id, PHC string
+    Column("locale", String(8)),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("locked_until", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_login_at", UTCDateTime),
+)
+
+# Dashboard sessions, server-side so that logout and expiry end them: the cookie holds a random
+# token, the row its sha256. `store_id` scopes a platform login to its one store.
+dashboard_sessions = Table(
+    "dashboard_sessions", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE")),
+    Column("store_id", Integer, ForeignKey("stores.id", ondelete="CASCADE")),
+    Column("via", String(16), nullable=False),  # password, shopify, wordpress
+    Column("locale", String(8)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_seen_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_dashboard_sessions_expires", "expires_at"),
+)
+
+# The WordPress plugin's login links already used (single use), kept until they expire.
+dashboard_link_uses = Table(
+    "dashboard_link_uses", metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("store_id", Integer, ForeignKey("stores.id", ondelete="CASCADE"), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
 profiles = Table(
     "profiles", metadata,
     Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
@@ -219,6 +258,16 @@ journeys = Table(
     Column("events_mask", BigInteger, nullable=False),
     Column("amount_micros", BigInteger),
     Column("currency", String(3)),
+    # Segments (segments.py; null: not known), and when each stage of `path` was reached:
+    # seconds after opened_at, comma-separated ("0,42,3600"); null on journeys recorded before
+    # revision 0005, until their profile changes (recorder.py).
+    Column("device", String(16)),
+    Column("channel", String(32)),
+    Column("country", String(2)),
+    Column("reached", String(200)),
+    # {"widget:experiment": [arm, first widget_shown time (ISO 8601)]}; null: none
+    Column("exposures", JSONType),
+    Index("ix_journeys_store_opened", "store_id", "opened_at"),
 )
 
 resource_states = Table(
@@ -287,6 +336,41 @@ stage_rollups = Table(
     _store_fk(),
     Column("stage", SmallInteger, primary_key=True),
     Column("profiles", BigInteger, nullable=False),
+)
+
+# Journeys by segment (rollups.py): one line per dimension (returning, device, channel,
+# country), so a segment's funnel is read like the whole store's.
+segment_rollups = Table(
+    "segment_rollups", metadata,
+    _store_fk(),
+    Column("day", Date, primary_key=True),  # the day the journeys opened
+    Column("dimension", String(16), primary_key=True),
+    Column("value", String(32), primary_key=True),  # "unknown" when the journey does not know
+    Column("events_mask", BigInteger, primary_key=True),
+    Column("converted", Boolean, primary_key=True),
+    Column("journeys", BigInteger, nullable=False),
+)
+
+# Time spent in a stage: from reaching it to reaching the next stage of the journey's path.
+stage_time_rollups = Table(
+    "stage_time_rollups", metadata,
+    _store_fk(),
+    Column("day", Date, primary_key=True),  # the day the journeys opened
+    Column("stage", SmallInteger, primary_key=True),
+    Column("bucket", SmallInteger, primary_key=True),  # metrics.duration_bucket
+    Column("journeys", BigInteger, nullable=False),
+)
+
+# Widget experiments' arms: shoppers by the day of their first exposure, with their first arm.
+experiment_rollups = Table(
+    "experiment_rollups", metadata,
+    _store_fk(),
+    Column("day", Date, primary_key=True),
+    Column("widget", String(32), primary_key=True),
+    Column("experiment", String(64), primary_key=True),  # the widget's salt; "" for none
+    Column("arm", String(8), primary_key=True),  # exposed, holdout
+    Column("shoppers", BigInteger, nullable=False, default=0),
+    Column("conversions", BigInteger, nullable=False, default=0),
 )
 
 # Product reviews: Parcours keeps the canonical copy and publishes it to the platform. Only

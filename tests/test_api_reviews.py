@@ -3,8 +3,10 @@ authentication and tenant rule as the rest of API v1, schemas naming the bad fie
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -103,21 +105,75 @@ def test_every_route_needs_a_key_and_hides_other_accounts_stores(env: Env) -> No
                     {"text": "x"}).status_code == 404
 
 
-def test_list_filters_and_pages(env: Env) -> None:
+def _ratings(answer: Any) -> list[int]:
+    return [review["rating"] for review in answer.get_json()["items"]]
+
+
+def _walk(env: Env, query: str) -> list[list[int]]:
+    """Every page of `shop-a/reviews?<query>`, following next_cursor: the ids per page."""
+    pages, cursor = [], None
+    while True:
+        answer = env.get(f"shop-a/reviews?{query}" + (f"&cursor={cursor}" if cursor else ""))
+        assert answer.status_code == 200, answer.get_json()
+        pages.append([review["id"] for review in answer.get_json()["items"]])
+        cursor = answer.get_json()["next_cursor"]
+        if cursor is None:
+            return pages
+
+
+def test_list_filters(env: Env) -> None:
     everything = env.get("shop-a/reviews").get_json()
-    assert (everything["total"], everything["pages"]) == (3, 1)
-    assert [r["rating"] for r in everything["reviews"]] == [3, 1, 5]  # newest first
-    assert everything["reviews"][0]["body"] == "3 <b>stars</b>"  # text as written
-    assert "email" not in everything["reviews"][0]
+    assert everything["next_cursor"] is None
+    assert [r["rating"] for r in everything["items"]] == [3, 1, 5]  # newest first
+    assert everything["items"][0]["body"] == "3 <b>stars</b>"  # text as written
+    assert "email" not in everything["items"][0]
     assert "buyer@example.com" not in env.get("shop-a/reviews").get_data(as_text=True)
-    product = env.get("shop-a/reviews?product=42&per_page=1&page=2").get_json()
-    assert (product["total"], product["pages"], [r["rating"] for r in product["reviews"]]) == (
-        2, 2, [5])
-    assert [r["rating"] for r in env.get("shop-a/reviews?rating=1").get_json()["reviews"]] == [1]
-    assert env.get("shop-a/reviews?status=rejected").get_json()["total"] == 0
-    assert _fields(env.get("shop-a/reviews?rating=6&status=hidden&per_page=500")) == {
-        "rating", "status", "per_page"}
+    assert _ratings(env.get("shop-a/reviews?product=42")) == [1, 5]
+    assert _ratings(env.get("shop-a/reviews?rating=1")) == [1]
+    assert _ratings(env.get("shop-a/reviews?status=rejected")) == []
+    assert _fields(env.get("shop-a/reviews?rating=6&status=hidden&limit=201")) == {
+        "rating", "status", "limit"}
+    assert _fields(env.get("shop-a/reviews?limit=0")) == {"limit"}
     assert _fields(env.get("shop-a/reviews?colour=red")) == {"colour"}
+    assert _fields(env.get("shop-a/reviews?page=2")) == {"page"}  # numbered pages are gone
+
+
+def test_list_pages_follow_the_cursor(env: Env) -> None:
+    newest_first = list(reversed(env.reviews))
+    assert _walk(env, "limit=1") == [[review] for review in newest_first]
+    assert _walk(env, "limit=2") == [newest_first[:2], newest_first[2:]]
+    assert _walk(env, "limit=1&product=42") == [[env.reviews[1]], [env.reviews[0]]]
+    # Reviews of the same second are told apart by their id: none repeated, none skipped.
+    with env.db.write() as conn:
+        twins = [add_review(conn, env.shop, ReviewInput(
+            product_id="44", rating=4, body="twin", created_at=NOW - timedelta(hours=5)))
+            for _ in range(3)]
+    assert _walk(env, "limit=2&product=44") == [sorted(twins, reverse=True)[:2],
+                                                sorted(twins, reverse=True)[2:]]
+
+
+def test_a_page_resumes_after_its_cursor_whatever_was_added(env: Env) -> None:
+    first = env.get("shop-a/reviews?limit=1&product=42").get_json()
+    assert [r["id"] for r in first["items"]] == [env.reviews[1]]
+    with env.db.write() as conn:  # a newer review arrives while the client reads page one
+        add_review(conn, env.shop, ReviewInput(product_id="42", rating=2, body="new",
+                                               created_at=NOW))
+    second = env.get(f"shop-a/reviews?limit=1&product=42&cursor={first['next_cursor']}")
+    assert [r["id"] for r in second.get_json()["items"]] == [env.reviews[0]]  # not repeated
+
+
+def test_bad_cursors_are_refused_naming_the_cursor(env: Env) -> None:
+    def encode(value: Any) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    good = env.get("shop-a/reviews?limit=1").get_json()["next_cursor"]
+    assert env.get(f"shop-a/reviews?limit=1&cursor={good}").status_code == 200
+    for cursor in ("not-a-cursor!", good[:-3], encode(["profiles", NOW.isoformat(), 3]),
+                   encode(["reviews", NOW.isoformat()]),
+                   encode(["reviews", NOW.replace(tzinfo=None).isoformat(), 3]),
+                   encode(["reviews", NOW.isoformat(), "3"]),
+                   encode(["reviews", NOW.isoformat(), True]), encode({"reviews": 1})):
+        assert _fields(env.get(f"shop-a/reviews?cursor={cursor}")) == {"cursor"}, cursor
 
 
 def test_moderation_and_replies(env: Env) -> None:
@@ -147,16 +203,17 @@ def test_moderation_and_replies(env: Env) -> None:
 
 def test_kpis(env: Env) -> None:
     day = NOW.date()
-    kpis = env.get(f"shop-a/reviews/kpis?since={day - timedelta(days=1)}&until={day}"
+    kpis = env.get(f"shop-a/reviews/kpis?from={day - timedelta(days=1)}&to={day}"
                    ).get_json()
     assert kpis["store"] == "shop-a"
     assert (kpis["totals"]["reviews"], kpis["totals"]["average_rating"]) == (3, 3.0)
     assert [p["product_id"] for p in kpis["products"]] == ["42", "43"]
     one = env.get("shop-a/reviews/kpis?product=43").get_json()
     assert (one["product"], one["totals"]["reviews"]) == ("43", 1)
-    assert _fields(env.get("shop-a/reviews/kpis?since=yesterday")) == {"since"}
-    assert _fields(env.get("shop-a/reviews/kpis?since=2026-02-01&until=2026-01-01")) == {
-        "since"}
+    assert (kpis["since"], kpis["until"]) == (str(day - timedelta(days=1)), str(day))
+    assert _fields(env.get("shop-a/reviews/kpis?from=yesterday")) == {"from"}
+    assert _fields(env.get("shop-a/reviews/kpis?from=2026-02-01&to=2026-01-01")) == {"from"}
+    assert _fields(env.get("shop-a/reviews/kpis?since=2026-01-01")) == {"since"}  # from/to
 
 
 def test_settings_are_validated_whole_and_retime_open_requests(env: Env) -> None:

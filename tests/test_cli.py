@@ -35,6 +35,12 @@ def test_import_then_kpis(env: dict[str, str], tmp_path: Path) -> None:
     assert [s["journeys"] for s in data["funnel"]["steps"]] == [1, 0, 1, 0, 1, 0, 0, 0]
     table = parcours(env, "kpis", "shop", "--from", DAY, "--to", DAY)
     assert "purchase" in table.stdout and table.returncode == 0
+    # Nothing recorded before the insights rollups: nothing to refold; --all rebuilds the one
+    # profile and the figures stay.
+    assert "0 profiles refolded" in parcours(env, "events", "refold", "shop").stdout
+    assert "1 profiles refolded" in parcours(env, "events", "refold", "shop", "--all").stdout
+    assert json.loads(parcours(env, "kpis", "shop", "--from", DAY, "--to", DAY, "--json"
+                               ).stdout) == data
 
 
 def test_import_rejects_whole_file_naming_line_and_field(env: dict[str, str],

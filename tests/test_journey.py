@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -27,10 +28,10 @@ ORDER_EVENTS = frozenset({"order_placed", "order_paid", "payment_failed", "order
 
 
 def ev(name: str, at: timedelta, order: str | None = None, total: str = "10.00",
-       currency: str = "EUR", anon: str = "a1") -> JourneyEvent:
-    properties: dict[str, str] = {}
+       currency: str = "EUR", anon: str = "a1", **extra: Any) -> JourneyEvent:
+    properties: dict[str, Any] = dict(extra)
     if name == "order_paid":
-        properties = {"total": total, "currency": currency}
+        properties |= {"total": total, "currency": currency}
     moment = T0 + at
     return JourneyEvent(
         store="shop", name=name, occurred_at=moment, identities={"anonymous_id": anon},
@@ -213,10 +214,79 @@ def test_accepts_in_order() -> None:
     assert ProfileJourneys().accepts_in_order(ev("product_viewed", minutes(4)))
 
 
+# -- segments, stage times, exposures -------------------------------------------------------------
+
+def test_device_and_channel_come_from_the_first_event_that_has_one_country_from_the_latest(
+) -> None:
+    events = [ev("widget_shown", minutes(0)),  # no segment at all
+              ev("page_viewed", minutes(1), channel="social", device="phone"),  # not a device
+              ev("product_viewed", minutes(2), device="mobile", country="fr"),
+              ev("page_viewed", minutes(3), channel="email", device="desktop", country="DE"),
+              ev("cart_viewed", minutes(4), country="Atlantis")]  # not a country
+    (journey,) = fold(events, DEFAULT_RULES).journeys
+    assert (journey.device, journey.channel, journey.country) == ("mobile", "social", "DE")
+    bare = fold([ev("page_viewed", minutes(0))], DEFAULT_RULES).journeys[0]
+    assert (bare.device, bare.channel, bare.country) == (None, None, None)
+
+
+def test_each_journey_has_its_own_segments() -> None:
+    events = [*purchase(minutes(0), "1001"),
+              ev("page_viewed", minutes(0), channel="paid_search", device="desktop"),
+              ev("page_viewed", days(2), channel="email", device="mobile")]
+    first, second = fold(events, DEFAULT_RULES).journeys
+    assert (first.channel, first.device) == ("paid_search", "desktop")
+    assert (second.channel, second.device) == ("email", "mobile")
+
+
+def test_reached_times_each_stage_from_the_opening() -> None:
+    events = [ev("page_viewed", minutes(0)), ev("product_viewed", minutes(2)),
+              ev("product_viewed", minutes(3)),  # research again: the first reach counts
+              ev("product_added_to_cart", minutes(10)),
+              ev("order_paid", minutes(70), order="1"),
+              ev("order_delivered", days(3), order="1")]
+    (journey,) = fold(events, DEFAULT_RULES).journeys
+    assert journey.path == (Stage.AWARENESS, Stage.RESEARCH, Stage.COMPARISON, Stage.PURCHASE,
+                            Stage.RECEPTION)
+    assert journey.reached == (0, 120, 600, 4200, 259_200)
+    second = fold([*events, *purchase(days(5), "2")], DEFAULT_RULES).journeys[1]
+    assert second.path[-2:] == (Stage.PURCHASE, Stage.LOYALTY)
+    assert second.reached[-2:] == (240, 240)  # loyalty is reached by the conversion itself
+
+
+def shown(at: timedelta, widget: str = "express_pay", **properties: Any) -> JourneyEvent:
+    return ev("widget_shown", at, widget=widget, **properties)
+
+
+def test_exposures_keep_the_first_arm_shown_per_widget_and_experiment() -> None:
+    events = [shown(minutes(0), bucket="exposed", experiment="s1"),
+              shown(minutes(5), bucket="holdout", experiment="s1"),  # later: not kept
+              shown(minutes(6), bucket="holdout"),  # no experiment: ""
+              shown(minutes(7), widget="guest_checkout", bucket="exposed", experiment="s1"),
+              shown(minutes(8), widget="shipping_estimate", bucket="control"),  # not an arm
+              shown(minutes(9), widget="x:y", bucket="exposed"),  # not a widget name
+              shown(minutes(10), widget="w" * 33, bucket="exposed"),  # too long for rollups
+              ev("page_viewed", minutes(11), widget="review_list", bucket="exposed")]
+    (journey,) = fold(events, DEFAULT_RULES).journeys
+    assert journey.exposures == {
+        "express_pay:s1": ("exposed", T0),
+        "express_pay:": ("holdout", T0 + minutes(6)),
+        "guest_checkout:s1": ("exposed", T0 + minutes(7)),
+    }
+
+
 # -- properties ----------------------------------------------------------------------------------
 
 GAPS = st.one_of(st.just(0), st.integers(1, 3600), st.integers(3600, 86_400 * 3),
                  st.integers(86_400 * 29, 86_400 * 32))
+
+
+SEGMENTS = st.fixed_dictionaries({}, optional={
+    "device": st.sampled_from(["mobile", "desktop", "tablet", "phone"]),
+    "channel": st.sampled_from(["direct", "email", "social", "tv"]),
+    "country": st.sampled_from(["FR", "de", "XX"])})
+EXPOSURES = st.fixed_dictionaries({"widget": st.sampled_from(["express_pay", "guest_checkout"]),
+                                   "bucket": st.sampled_from(["exposed", "holdout", "other"])},
+                                  optional={"experiment": st.sampled_from(["s1", "s2"])})
 
 
 @st.composite
@@ -230,7 +300,10 @@ def profile_events(draw: st.DrawFn) -> list[JourneyEvent]:
         name = draw(st.sampled_from(EVENT_NAMES))
         order = draw(st.sampled_from(["1", "2", "3"])) if name in ORDER_EVENTS else None
         total = draw(st.sampled_from(["10.00", "25.50", "99.99"]))
-        event = ev(name, timedelta(seconds=at), order=order, total=total)
+        extra = draw(SEGMENTS)
+        if name == "widget_shown":
+            extra |= draw(EXPOSURES)
+        event = ev(name, timedelta(seconds=at), order=order, total=total, **extra)
         events[event.id] = event
     return list(events.values())
 
@@ -244,6 +317,12 @@ def check_invariants(state: ProfileJourneys, events: list[JourneyEvent]) -> None
         assert len(set(journey.path)) == len(journey.path)
         assert journey.stage == max(journey.path)
         assert journey.opened_at <= journey.last_event_at
+        assert len(journey.reached) == len(journey.path) and journey.reached[0] == 0
+        assert list(journey.reached) == sorted(journey.reached)
+        assert journey.opened_at + timedelta(seconds=journey.reached[-1]) <= (
+            journey.last_event_at)
+        assert all(arm in ("exposed", "holdout") and journey.opened_at <= moment
+                   for arm, moment in journey.exposures.values())
         mask |= journey.events_mask
         if journey.converted:
             assert journey.converted_at is not None

@@ -147,7 +147,8 @@ def analytics(conn: Connection, store: StoreRef) -> dict[str, list[tuple[Any, ..
     """The rows the dashboard counts from: rollups, journeys, profiles, events' names."""
     out: dict[str, list[tuple[Any, ...]]] = {}
     for table in (t.event_rollups, t.journey_rollups, t.order_rollups, t.conversion_time_rollups,
-                  t.customer_rollups, t.stage_rollups, t.journeys, t.profiles):
+                  t.customer_rollups, t.stage_rollups, t.segment_rollups, t.stage_time_rollups,
+                  t.experiment_rollups, t.journeys, t.profiles):
         out[table.name] = sorted(tuple(row) for row in conn.execute(
             select(table).where(table.c.store_id == store.id)))
     out["events"] = sorted(tuple(row) for row in conn.execute(
@@ -200,6 +201,9 @@ def test_export_holds_the_customer_and_nobody_else(db: Database, store: StoreRef
     # The 2021 sample order was cancelled unpaid; the 2025 batch opens and converts a journey.
     assert [(j["order_id"], j["amount"], j["currency"]) for j in profile["journeys"]] == [
         (None, None, None), (ORDER_ID, "414.95", "USD")]
+    # ... with their segments: the sample order's (a direct visit, shipped to the US)
+    assert [(j["device"], j["channel"], j["country"]) for j in profile["journeys"]] == [
+        (None, "direct", "US"), (None, None, None)]
     assert [(r["author"], r["rating"], r["order_id"]) for r in profile["reviews"]] == [
         ("John Smith", 2, ORDER_ID)]
 

@@ -14,14 +14,22 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings, target
 from hypothesis import event as tally
 from hypothesis import strategies as st
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, delete, func, select, update
 
 from parcours import tables as t
 from parcours.accounts import create_store, get_store
 from parcours.db import Database
-from parcours.events import JourneyEvent, email_hash, load_event
+from parcours.events import EVENT_BITS, JourneyEvent, email_hash, load_event
 from parcours.journey import fold
-from parcours.recorder import StoreRef, event_from_row, record
+from parcours.recorder import (
+    StoreRef,
+    event_from_row,
+    legacy_profiles,
+    profile_ids,
+    record,
+    refold,
+    write_rollups,
+)
 from parcours.rollups import contribution
 
 T0 = datetime(2024, 6, 3, 8, 0, tzinfo=UTC)
@@ -33,6 +41,9 @@ ROLLUPS: dict[str, tuple[t.Table, tuple[str, ...]]] = {
     "conversion_time": (t.conversion_time_rollups, ("day", "bucket")),
     "customers": (t.customer_rollups, ("day", "currency")),
     "stage_now": (t.stage_rollups, ("stage",)),
+    "segments": (t.segment_rollups, ("day", "dimension", "value", "events_mask", "converted")),
+    "stage_times": (t.stage_time_rollups, ("day", "stage", "bucket")),
+    "experiments": (t.experiment_rollups, ("day", "widget", "experiment", "arm")),
 }
 
 
@@ -399,6 +410,169 @@ def test_stores_are_isolated(db: Database) -> None:
     assert ("stage_now", (0,), "profiles") not in snapshot(db, two).rollups
 
 
+# -- segments, stage times and experiments -------------------------------------------------------
+
+def test_insight_rollups_on_a_hand_computed_dataset(db: Database) -> None:
+    """Shopper A lands from a search on a phone, sees express pay (exposed), buys 30 minutes
+    later (shipped to France), comes back two days later from a mailing on a desktop and is
+    shown the holdout arm (her first arm stays); shopper B is shown the holdout and leaves."""
+    store = new_store(db)
+    day1, day3 = T0.date(), (T0 + timedelta(days=2)).date()
+    exposed = {"widget": "express_pay", "bucket": "exposed", "experiment": "s1"}
+    holdout = exposed | {"bucket": "holdout"}
+    write(db, store, [
+        ev(store, "page_viewed", minutes(0), anon="a", channel="organic_search",
+           device="mobile"),
+        ev(store, "widget_shown", minutes(0), anon="a", **exposed),
+        ev(store, "product_viewed", minutes(2), anon="a", device="mobile"),
+        ev(store, "product_added_to_cart", minutes(10), anon="a"),
+        ev(store, "order_paid", minutes(30), anon="a", order="1", country="FR"),
+        ev(store, "page_viewed", timedelta(days=2), anon="a", channel="email", device="desktop"),
+        ev(store, "widget_shown", timedelta(days=2), anon="a", **holdout),
+        ev(store, "widget_shown", timedelta(hours=2), anon="b", **holdout),
+        ev(store, "page_viewed", timedelta(hours=2, minutes=5), anon="b"),
+    ])
+    bought = sum(EVENT_BITS[name] for name in ("page_viewed", "widget_shown", "product_viewed",
+                                               "product_added_to_cart", "order_paid"))
+    browsed = EVENT_BITS["page_viewed"] | EVENT_BITS["widget_shown"]
+    segments = {
+        (day1, "returning", "new", bought, True): 1, (day1, "device", "mobile", bought, True): 1,
+        (day1, "channel", "organic_search", bought, True): 1,
+        (day1, "country", "FR", bought, True): 1,
+        (day3, "returning", "returning", browsed, False): 1,
+        (day3, "device", "desktop", browsed, False): 1,
+        (day3, "channel", "email", browsed, False): 1,
+        (day3, "country", "unknown", browsed, False): 1,
+        (day1, "returning", "new", browsed, False): 1,  # B
+        (day1, "device", "unknown", browsed, False): 1,
+        (day1, "channel", "unknown", browsed, False): 1,
+        (day1, "country", "unknown", browsed, False): 1,
+    }
+    # A's first journey: awareness 0 s, research 120 s, comparison 600 s, purchase 1800 s.
+    # Buckets int(log(seconds + 1) / log(1.1)): 120 s -> 50, 480 s -> 64, 1200 s -> 74.
+    stage_times = {(day1, 0, 50): 1, (day1, 1, 64): 1, (day1, 2, 74): 1}
+    experiments = {(day1, "express_pay", "s1", "exposed"): (1, 1),
+                   (day1, "express_pay", "s1", "holdout"): (1, 0)}
+    with db.read() as conn:
+        sr, st_, er = t.segment_rollups.c, t.stage_time_rollups.c, t.experiment_rollups.c
+        assert {(r.day, r.dimension, r.value, r.events_mask, r.converted): r.journeys
+                for r in conn.execute(select(t.segment_rollups).where(sr.store_id == store.id))
+                } == segments
+        assert {(r.day, r.stage, r.bucket): r.journeys for r in conn.execute(
+            select(t.stage_time_rollups).where(st_.store_id == store.id))} == stage_times
+        assert {(r.day, r.widget, r.experiment, r.arm): (r.shoppers, r.conversions)
+                for r in conn.execute(select(t.experiment_rollups)
+                                      .where(er.store_id == store.id))} == experiments
+        rows = conn.execute(select(t.journeys).where(t.journeys.c.store_id == store.id)
+                            .order_by(t.journeys.c.opened_at)).all()
+    assert [(r.device, r.channel, r.country, r.reached) for r in rows] == [
+        ("mobile", "organic_search", "FR", "0,120,600,1800"),
+        (None, None, None, "0"),  # B
+        ("desktop", "email", None, "0"),
+    ]
+    assert rows[0].exposures == {"express_pay:s1": ["exposed", T0.isoformat()]}
+    assert rows[2].exposures == {"express_pay:s1": ["holdout",
+                                                    (T0 + timedelta(days=2)).isoformat()]}
+    assert snapshot(db, store).rollups == rollups_of_stored_events(db, store)
+
+
+def test_a_conversion_before_the_first_exposure_does_not_count(db: Database) -> None:
+    store = new_store(db)
+    write(db, store, [ev(store, "order_paid", minutes(0), anon="a", order="1"),
+                      ev(store, "widget_shown", minutes(5), anon="a", widget="guest_checkout",
+                         bucket="exposed")])
+    with db.read() as conn:
+        row = conn.execute(select(t.experiment_rollups)
+                           .where(t.experiment_rollups.c.store_id == store.id)).one()
+    assert (row.widget, row.experiment, row.arm, row.shoppers, row.conversions) == (
+        "guest_checkout", "", "exposed", 1, 0)
+    # a later purchase, in a later journey, converts the shopper
+    write(db, store, [ev(store, "order_paid", timedelta(days=1), anon="a", order="2")])
+    with db.read() as conn:
+        assert conn.execute(select(t.experiment_rollups.c.conversions).where(
+            t.experiment_rollups.c.store_id == store.id)).scalar_one() == 1
+
+
+def test_journeys_recorded_before_insights_are_completed_when_their_profile_changes(
+        db: Database) -> None:
+    """A journey written before revision 0005 has no reached/segments/exposures, and the new
+    rollups hold nothing of it: the next change to its profile refolds it and adds it once."""
+    store = new_store(db)
+    early = [ev(store, "page_viewed", minutes(0), anon="a", channel="email"),
+             ev(store, "widget_shown", minutes(1), anon="a", widget="express_pay",
+                bucket="exposed"),
+             ev(store, "product_viewed", minutes(3), anon="a")]
+    write(db, store, early)
+    write(db, store, [ev(store, "page_viewed", minutes(0), anon="b")])
+    with db.write() as conn:  # as revision 0005 leaves what was recorded before it
+        conn.execute(update(t.journeys).where(t.journeys.c.store_id == store.id).values(
+            device=None, channel=None, country=None, reached=None, exposures=None))
+        for table in (t.segment_rollups, t.stage_time_rollups, t.experiment_rollups):
+            conn.execute(delete(table).where(table.c.store_id == store.id))
+    result = write(db, store, [ev(store, "cart_viewed", minutes(4), anon="a")])
+    assert result.refolded == 1
+    with db.read() as conn:
+        rows = {r.reached: r.channel for r in conn.execute(
+            select(t.journeys).where(t.journeys.c.store_id == store.id))}
+    assert rows == {"0,180,240": "email", None: None}  # b was not touched: still to complete
+    got = snapshot(db, store).rollups
+    a_only = {key: value for key, value in rollups_of_stored_events(db, store).items()
+              if key[0] in ("segments", "stage_times", "experiments")
+              and not (key[0] == "segments" and key[1][3] == EVENT_BITS["page_viewed"])}
+    assert {key: value for key, value in got.items()
+            if key[0] in ("segments", "stage_times", "experiments")} == a_only
+    write(db, store, [ev(store, "page_viewed", minutes(9), anon="b")])  # b completes too
+    assert snapshot(db, store).rollups == rollups_of_stored_events(db, store)
+
+
+def test_refold_completes_dormant_profiles_and_changes_nothing_twice(db: Database) -> None:
+    """`parcours events refold` walks legacy profiles (or all) a batch at a time; the rollups
+    end as recording the stored events gives, and refolding again adds nothing."""
+    store = new_store(db)
+    write(db, store, [ev(store, "page_viewed", minutes(i), anon=f"p{i}", device="mobile")
+                      for i in range(5)])
+    with db.write() as conn:  # as revision 0005 leaves what was recorded before it
+        conn.execute(update(t.journeys).where(t.journeys.c.store_id == store.id).values(
+            device=None, channel=None, country=None, reached=None, exposures=None))
+        for table in (t.segment_rollups, t.stage_time_rollups, t.experiment_rollups):
+            conn.execute(delete(table).where(table.c.store_id == store.id))
+    walked = []
+    after = 0
+    while True:
+        with db.write() as conn:
+            ids = legacy_profiles(conn, store, after=after, limit=2)
+            if not ids:
+                break
+            assert refold(conn, store, ids).refolded == len(ids)
+        walked += ids
+        after = max(ids)
+    assert len(walked) == 5
+    complete = rollups_of_stored_events(db, store)
+    assert snapshot(db, store).rollups == complete
+    with db.write() as conn:
+        assert legacy_profiles(conn, store, after=0, limit=10) == []
+        refold(conn, store, profile_ids(conn, store, after=0, limit=10))
+    assert snapshot(db, store).rollups == complete
+
+
+def test_write_rollups_adds_what_the_recorder_would(db: Database) -> None:
+    """The public writer (bench/reports.py builds large stores with it): contributions of
+    folded profiles and their event counts give the rollups recording the events gives."""
+    recorded, written = new_store(db), new_store(db)
+    events = [ev(recorded, "page_viewed", minutes(0), anon="a", device="tablet"),
+              ev(recorded, "widget_shown", minutes(1), anon="a", widget="express_pay",
+                 bucket="holdout", experiment="s2"),
+              ev(recorded, "order_paid", minutes(9), anon="a", order="1", total="19.90")]
+    write(db, recorded, events)
+    rollups, event_counts = expected_rollups(recorded, events)
+    with db.write() as conn:
+        write_rollups(conn, written.id, contribution(fold(events, recorded.rules)),
+                      event_counts)
+    got, want = snapshot(db, written), snapshot(db, recorded)
+    assert (got.rollups, got.event_rollups) == (want.rollups, want.event_rollups)
+    assert got.rollups == rollups
+
+
 # -- order independence through the recorder ------------------------------------------------------
 
 BROWSE = ("page_viewed", "product_viewed", "product_added_to_cart", "cart_viewed",
@@ -424,6 +598,7 @@ class Spec:
     order: str | None
     total: str
     keyed: bool
+    properties: tuple[tuple[str, str], ...] = ()  # segments, a widget's exposure
 
     def build(self) -> JourneyEvent:
         ids = {"anonymous_id": f"anon-{self.shopper}", "checkout_token": f"co-{self.shopper}",
@@ -433,14 +608,24 @@ class Spec:
                   anon=chosen.get("anonymous_id"), checkout=chosen.get("checkout_token"),
                   email=chosen.get("email"), order=self.order, total=self.total,
                   key=f"order:{self.order}:{self.name}" if self.keyed else None,
-                  updated_at=None if self.order is None else timedelta(0))
+                  updated_at=None if self.order is None else timedelta(0),
+                  **dict(self.properties))
+
+
+SEGMENTS = st.fixed_dictionaries({}, optional={
+    "device": st.sampled_from(["mobile", "desktop"]),
+    "channel": st.sampled_from(["direct", "organic_search", "email"]),
+    "country": st.sampled_from(["FR", "DE"])})
+EXPOSURE = st.fixed_dictionaries({"widget": st.sampled_from(["express_pay", "guest_checkout"]),
+                                  "bucket": st.sampled_from(["exposed", "holdout"])},
+                                 optional={"experiment": st.just("s1")})
 
 
 @st.composite
 def shoppers_events(draw: st.DrawFn) -> list[Spec]:
     """A few shoppers, each first anonymous, then known by checkout token, then by email."""
     specs: list[Spec] = []
-    facts: dict[tuple[str | None, str], tuple[tuple[str, ...], str]] = {}
+    facts: dict[tuple[str | None, str], tuple[tuple[str, ...], str, dict[str, str]]] = {}
     for shopper in range(draw(st.integers(1, 2))):
         at = draw(st.integers(0, 86_400))
         for _ in range(draw(st.integers(2, 10))):
@@ -448,8 +633,10 @@ def shoppers_events(draw: st.DrawFn) -> list[Spec]:
             kind = draw(st.sampled_from(["browse", "checkout", "order"]))
             order = None
             identities: tuple[str, ...]
+            properties: dict[str, str] = {}
             if kind == "browse":
                 name, identities = draw(st.sampled_from(BROWSE)), ("anonymous_id",)
+                properties = draw(SEGMENTS) | (draw(EXPOSURE) if name == "widget_shown" else {})
             elif kind == "checkout":
                 name = draw(st.sampled_from(CHECKOUT))
                 identities = draw(st.sampled_from([("anonymous_id", "checkout_token"),
@@ -458,14 +645,18 @@ def shoppers_events(draw: st.DrawFn) -> list[Spec]:
                 name = draw(st.sampled_from(ORDER))
                 identities = draw(st.sampled_from([("checkout_token", "email"), ("email",)]))
                 order = f"{shopper}-{draw(st.integers(1, 2))}"
+                if draw(st.booleans()):  # an order's country (platforms' normalizers give it)
+                    properties = {"country": draw(st.sampled_from(["FR", "DE"]))}
             keyed = order is not None and draw(st.booleans())
             total = draw(st.sampled_from(["10.00", "24.90", "99.99"]))
             if keyed:  # one fact, one payload: a report of the same key repeats the first one
-                identities, total = facts.setdefault((order, name), (identities, total))
-            specs.append(Spec(shopper, name, at, identities, order, total, keyed))
+                identities, total, properties = facts.setdefault((order, name),
+                                                                 (identities, total, properties))
+            specs.append(Spec(shopper, name, at, identities, order, total, keyed,
+                              tuple(sorted(properties.items()))))
             if keyed and draw(st.integers(0, 3)) == 0:  # the same fact reported again, later
                 specs.append(Spec(shopper, name, at + draw(GAPS), identities, order, total,
-                                  keyed))
+                                  keyed, tuple(sorted(properties.items()))))
     return specs
 
 

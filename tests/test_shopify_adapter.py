@@ -66,8 +66,9 @@ AT = datetime(2022, 1, 1, tzinfo=UTC)  # every sample's "2021-12-31T19:00:00-05:
 ORDER = "820982911946154508"
 ORDER_IDS = {"customer_id": "115310627314723954", "email_hash": email_hash("jon@example.com"),
              "order_id": ORDER}
+# The sample is a web order without referrer or landing page (a direct visit), shipped to the US.
 ORDER_PROPERTIES = {"total": "404.95", "currency": "USD", "gateway": "visa, bogus",
-                    "product_ids": ["788032119674292922"]}
+                    "product_ids": ["788032119674292922"], "channel": "direct", "country": "US"}
 # Personal data in the samples: none of it may reach an event.
 PII = ["jon@example.com", "john@example.com", "example@email.com", "bob@biller.com",
        "super@supertoys.com", "Bob", "Biller", "Steve", "Shipper", "John", "Smith",
@@ -435,7 +436,52 @@ def test_missing_optional_fields_are_tolerated() -> None:
     assert run("orders/updated", bare) == []  # no time of placement: nothing to say yet
     events = run("orders/updated", bare | {"created_at": "2022-01-01T00:00:00Z"})
     assert summary(events) == [("order_placed", "order:7:placed", AT)]
-    assert events[0].properties == {"product_ids": []}
+    assert events[0].properties == {"product_ids": []}  # no segment is guessed
+
+
+# -- segments of an order (segments.py) ----------------------------------------------------------
+
+# client_details, referring_site and landing_site as Shopify's Order resource documents them
+# (the samples have them null); the user agent is a real iPhone Safari's.
+IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+          "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1")
+CLIENT = {"accept_language": "fr-FR", "browser_height": 844, "browser_ip": "203.0.113.9",
+          "browser_width": 390, "session_hash": None, "user_agent": IPHONE}
+
+
+@pytest.mark.parametrize("changes, segments", [
+    ({"client_details": CLIENT, "referring_site": "https://www.google.fr/",
+      "landing_site": "/products/aviator"},
+     {"device": "mobile", "channel": "organic_search", "country": "US"}),
+    ({"referring_site": "https://l.instagram.com/",
+      "landing_site": "/?utm_source=newsletter&utm_medium=email&utm_campaign=spring"},
+     {"channel": "email", "country": "US"}),
+    ({"landing_site": "/products/aviator?utm_source=google&utm_medium=cpc&gclid=x"},
+     {"channel": "paid_search", "country": "US"}),
+    ({"referring_site": "https://jsmith.myshopify.com/collections/all"},  # the store itself
+     {"channel": "direct", "country": "US"}),
+    ({"referring_site": "https://blog.example.org/best-sunglasses",
+      "shipping_address": None},  # no shipping address: the billing one's country
+     {"channel": "referral", "country": "US"}),
+    ({"source_name": "pos", "shipping_address": None, "billing_address": None}, {}),
+    ({"source_name": "shopify_draft_order", "shipping_address": {"country_code": "fr"}},
+     {"country": "FR"}),
+])
+def test_an_order_carries_its_segments(changes: dict[str, Any], segments: dict[str, str]
+                                       ) -> None:
+    events = run("orders/paid", paid_order(**changes))
+    for event in events:
+        assert {name: event.properties[name] for name in ("device", "channel", "country")
+                if name in event.properties} == segments
+        assert load_event("shop-1", event.to_dict()) == event
+        assert "203.0.113.9" not in json.dumps(event.to_dict())  # only the device class goes
+
+
+def test_an_order_without_referrer_and_landing_fields_has_no_channel() -> None:
+    """`include_fields` may leave them out: the channel is then unknown, not "direct"."""
+    payload = {key: value for key, value in paid_order().items()
+               if key not in ("referring_site", "landing_site")}
+    assert "channel" not in run("orders/paid", payload)[0].properties
 
 
 # -- fulfilments, refunds, checkouts, customers ------------------------------------------------

@@ -357,8 +357,10 @@ def shopify_event(name: str, number: int, data: dict[str, Any] | None = None) ->
     event: dict[str, Any] = {
         "id": f"sh-{number}", "name": name, "clientId": "client-42", "seq": number,
         "timestamp": f"2026-11-02T10:0{number}:00.000Z", "type": "standard",
-        "context": {"document": {"location": {"pathname": "/products/tea",
-                                              "search": "?email=ana@example.com"}}},
+        "context": {"document": {
+            "location": {"pathname": "/products/tea",
+                         "search": "?utm_source=ig&utm_medium=social&email=ana@example.com"},
+            "referrer": "https://l.instagram.com/?u=ana@example.com"}},
     }
     if data is not None:
         event["data"] = data
@@ -403,7 +405,9 @@ def test_the_pixel_posts_canonical_events_to_collect(browser: Any, site: Site) -
                 "key": f"pixel:sh-{number}"}
 
     assert payload == {"key": "pk_live_1", "events": [
-        canonical(1, "page_viewed", ids, {"path": "/products/tea"}),
+        canonical(1, "page_viewed", ids, {"path": "/products/tea",
+                                          "referrer": "https://l.instagram.com/",
+                                          "utm_source": "ig", "utm_medium": "social"}),
         canonical(2, "product_viewed", ids, item),
         canonical(3, "product_added_to_cart", ids, {**item, "quantity": 2}),
         canonical(4, "checkout_started", {**ids, "checkout_token": "c-42"}, checkout),

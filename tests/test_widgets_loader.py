@@ -166,7 +166,9 @@ def test_the_loader_sends_page_views_with_one_shopper_id(app: Flask, served: Sit
             if "/widgets/" in request.url else None)
     _facts(app, widgets={name: {"enabled": False} for name in DEFAULT_WIDGETS
                          if name != "shipping_estimate"})
-    page.goto(f"{served.origin}/produits/lampe")
+    # From a search result, with a campaign's parameters in the address.
+    page.goto(f"{served.origin}/produits/lampe?utm_source=newsletter&utm_medium=email&id=7",
+              referer="https://www.google.com/search?q=lampe")
     until("the first batch", lambda: _collected(app))
     page.wait_for_load_state("networkidle")  # request events reach Python as it waits here
     # The kit and the widgets enabled for this page type; nothing else.
@@ -176,8 +178,11 @@ def test_the_loader_sends_page_views_with_one_shopper_id(app: Flask, served: Sit
     until("the second page view", lambda: len(_views(app)) == 2)
     first, second = _views(app)
     assert [first["name"], second["name"]] == ["page_viewed", "page_viewed"]
-    assert [first["properties"]["path"], second["properties"]["path"]] == [
-        "/produits/lampe", "/panier"]
+    assert first["properties"] == {  # the referrer without its query: the channel's source
+        "path": "/produits/lampe", "referrer": "https://www.google.com/search",
+        "utm_source": "newsletter", "utm_medium": "email"}
+    assert second["properties"] == {"path": "/panier", "referrer": "", "utm_source": None,
+                                    "utm_medium": None}  # typed in
     shopper = first["identities"]["anonymous_id"]
     assert second["identities"]["anonymous_id"] == shopper  # the same shopper across pages
     cookies = {c["name"]: c["value"] for c in context.cookies(served.origin)}

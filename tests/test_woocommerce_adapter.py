@@ -208,14 +208,16 @@ def order_facts(ids: dict[str, str], props: dict[str, Any], *facts: tuple[str, s
 
 ORDER_12 = order_facts(  # completed and paid in the same second: the store's recorded order
     {"customer_id": "2", "email_hash": JANE, "order_id": "12"},
-    {"total": "29.90", "currency": "USD", "product_ids": ["11"], "payment_method": "bacs"},
+    {"total": "29.90", "currency": "USD", "product_ids": ["11"], "payment_method": "bacs",
+     "country": "DE"},
     ("order_placed", "order:12:placed", "2026-11-22T10:51:40"),
     ("order_paid", "order:12:paid", "2026-11-22T10:51:40"),
     ("order_fulfilled", "order:12:fulfilled", "2026-11-22T10:51:40"),
 )
 ORDER_727 = order_facts(  # a guest order (customer_id 0): identified by its email
     {"email_hash": JOHN, "order_id": "727"},
-    {"total": "29.35", "currency": "USD", "product_ids": ["93", "22"], "payment_method": "bacs"},
+    {"total": "29.35", "currency": "USD", "product_ids": ["93", "22"], "payment_method": "bacs",
+     "country": "US"},
     ("order_placed", "order:727:placed", "2017-03-22T19:28:02"),
     ("order_paid", "order:727:paid", "2017-03-22T19:28:08"),
 )
@@ -223,7 +225,8 @@ ORDER_723_IDS = {"customer_id": "26", "email_hash": email_hash("joao.silva@examp
                  "order_id": "723"}
 ORDER_723 = order_facts(  # completed, no date_paid, two partial refunds dated by the snapshot
     ORDER_723_IDS,
-    {"total": "39.00", "currency": "USD", "product_ids": ["87", "34"], "payment_method": "bacs"},
+    {"total": "39.00", "currency": "USD", "product_ids": ["87", "34"], "payment_method": "bacs",
+     "device": "desktop", "country": "BR"},  # its customer_user_agent: Firefox on Ubuntu
     ("order_placed", "order:723:placed", "2017-03-21T19:16:00"),
     ("order_fulfilled", "order:723:fulfilled", "2017-03-21T19:54:51"),
 ) + [("order_refunded", f"refund:{refund}", at("2017-03-21T19:54:51"), ORDER_723_IDS,
@@ -405,6 +408,52 @@ PAID_FACT = ("order_paid", "order:12:paid", at(PAID))
 def test_each_status_gives_the_facts_it_implies(
         payload: dict[str, Any], expected: list[Any]) -> None:
     assert facts(payload) == expected
+
+
+# -------------------------------------------------------------- normalizer: segments
+
+# The recorded orders were made over the REST API: no user agent, no attribution. A storefront
+# checkout adds WooCommerce's order attribution meta (8.5+, `_wc_order_attribution_*`, values
+# as WooCommerce writes them) and the shopper's user agent (a real Android phone's Chrome).
+PIXEL = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+         "Chrome/126.0.0.0 Mobile Safari/537.36")
+
+
+def attributed(**meta: str) -> list[dict[str, Any]]:
+    return [{"id": 900 + n, "key": f"_wc_order_attribution_{key}", "value": value}
+            for n, (key, value) in enumerate(meta.items())]
+
+
+@pytest.mark.parametrize("changes, segments", [
+    ({}, {"country": "DE"}),  # the recorded order: shipped to Germany
+    ({"customer_user_agent": PIXEL, "meta_data": attributed(source_type="typein",
+                                                            utm_source="(direct)")},
+     {"device": "mobile", "channel": "direct", "country": "DE"}),
+    ({"meta_data": attributed(source_type="organic", referrer="https://www.google.com/",
+                              utm_source="google", utm_medium="organic",
+                              device_type="Desktop")},
+     {"device": "desktop", "channel": "organic_search", "country": "DE"}),
+    ({"meta_data": attributed(source_type="referral", referrer="https://l.facebook.com/",
+                              utm_source="l.facebook.com", device_type="Tablet")},
+     {"device": "tablet", "channel": "social", "country": "DE"}),
+    ({"meta_data": attributed(source_type="utm", utm_source="google", utm_medium="cpc")},
+     {"channel": "paid_search", "country": "DE"}),
+    ({"meta_data": attributed(source_type="utm", utm_source="spring-mailing",
+                              utm_medium="email")}, {"channel": "email", "country": "DE"}),
+    ({"meta_data": attributed(source_type="admin"), "shipping": {"country": ""}},
+     {"country": "DE"}),  # made in the admin: no visit; no shipping country: the billing one
+    ({"meta_data": attributed(source_type="mobile_app", utm_source="(direct)",
+                              device_type="Mobile"), "shipping": {}, "billing": {}},
+     {"device": "mobile"}),
+])
+def test_an_order_carries_its_segments(changes: dict[str, Any], segments: dict[str, str]
+                                       ) -> None:
+    for event in normalize(STORE, "order.updated", order("processing", date_paid_gmt=PAID,
+                                                         **changes)).events:
+        assert {name: event.properties[name] for name in ("device", "channel", "country")
+                if name in event.properties} == segments
+        assert load_event(STORE, event.to_dict()) == event
+        assert PIXEL not in json.dumps(event.to_dict())  # only the device class goes
 
 
 def test_refund_facts_carry_the_refunded_amount() -> None:

@@ -24,10 +24,11 @@ import requests
 from sqlalchemy import func, select
 
 from parcours import tables as t
-from parcours.adapters.base import StoreAccess
+from parcours.adapters.base import StoreAccess, adapter_for
 from parcours.adapters.woocommerce.reviews import publish_review
 from parcours.credentials import Vault, generate_key
 from parcours.db import Database
+from parcours.errors import ValidationError
 from parcours.inbox import pending_count
 from tests.fake_woocommerce import running
 from tests.fake_woocommerce.resources import place_order, update_order
@@ -174,10 +175,20 @@ def test_connect_to_uninstall(stack: Stack) -> None:
     assert stack.count(t.events, t.events.c.name == "order_placed") == 6
     assert len(stack.ours(key)) == 7
 
-    # 5. Settings the merchant opts into, remembered for the uninstall.
-    changed = stack.parcours("woocommerce", "apply-setting", key, "guest_checkout", "yes")
-    assert changed.stdout.strip() == "guest_checkout: no -> yes"
+    # 5. Settings the merchant opts into, remembered for the uninstall: guest checkout from
+    # the dashboard's one-click fix (the facts are read again: the friction goes silent), the
+    # rest from the CLI.
+    access = StoreAccess(key, stack.db, stack.vault,
+                         {"PUBLIC_URL": PUBLIC, "WOOCOMMERCE_LOCAL_STORES": "true"})
+    assert adapter_for("woocommerce").apply_fix(access, "guest_checkout") == [
+        "guest checkout: no -> yes"]
     assert account["value"] == "yes"
+    assert stored_facts()["customer_accounts"] == {"login_required_at_checkout": False}
+    with pytest.raises(ValidationError) as refused:
+        adapter_for("woocommerce").apply_fix(access, "free_shipping")
+    assert "fix" in refused.value.errors
+    changed = stack.parcours("woocommerce", "apply-setting", key, "guest_checkout", "yes")
+    assert changed.stdout.strip() == "guest_checkout: yes -> yes"
     stack.parcours("woocommerce", "express-pay", key)
     stripe = store.payment_gateways["stripe"]["settings"]
     assert stripe["express_checkout"]["value"] == "yes"

@@ -39,6 +39,7 @@ def test_the_plugin_boots_and_hooks_only_callables(php: str) -> None:
         ("option_page_capability_parcours", "Parcours_Settings::capability", 10, 1),
         ("update_option_parcours_url", "Parcours_Settings::server_changed", 10, 2),
         ("admin_post_parcours_disconnect", "Parcours_Settings::disconnect", 10, 1),
+        ("admin_post_parcours_dashboard", "Parcours_Dashboard::open", 10, 1),
         ("plugin_action_links_parcours/parcours.php", "Parcours_Settings::action_links", 10, 1),
         ("wp_enqueue_scripts", "Parcours_Storefront::enqueue", 10, 1),
         ("script_loader_tag", "Parcours_Storefront::mark_loader", 10, 2),

@@ -17,7 +17,9 @@ every answer but a refused origin's):
 - crawlers and headless tools, by user agent, are answered 202 and nothing is stored.
 
 An accepted batch goes into the same inbox as webhooks; identical bodies (a beacon sent twice)
-are stored once, and event ids are deterministic anyway.
+are stored once, and event ids are deterministic anyway. The row keeps the request's
+User-Agent: the worker derives each event's `device` from it, and page views' `channel` from
+their referrer and utm properties (segments.with_segments), off the acknowledgement's path.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 import threading
 import time
 from collections.abc import Mapping
@@ -41,18 +42,15 @@ from parcours.accounts import store_hosts
 from parcours.db import Database
 from parcours.errors import ConfigError, ValidationError
 from parcours.events import load_events
-from parcours.inbox import receive
+from parcours.inbox import COLLECT_TOPIC, USER_AGENT, receive
+from parcours.segments import BOTS
 from parcours.webhooks.stores import KnownStore, StoreDirectory
 
 collect = Blueprint("collect", __name__)
 
 MAX_BODY = 64 * 1024
 MAX_EVENTS = 100
-# Crawlers and headless tools that run pages' scripts: their visits are not shoppers'. A match
-# is answered like an accepted batch (a bot gains nothing by learning it was spotted) and
-# nothing is stored.
-BOTS = re.compile(r"bot\b|crawler|spider|slurp|headlesschrome|lighthouse|pagespeed|"
-                  r"facebookexternalhit|preview", re.IGNORECASE)
+MAX_USER_AGENT = 512  # what segments.device_of reads of it
 # Default limits, as (batches per second, burst). A shopper's browser sends a batch every few
 # seconds; one address may hide many shoppers (an office, a carrier's NAT), of several stores;
 # all the shoppers of a busy store together send far more than any one address.
@@ -176,7 +174,10 @@ def collect_events() -> Response:
 def _collect(origin: str | None) -> Response:
     request.max_content_length = MAX_BODY  # a 413 past it, before anything is read
     body = request.get_data(cache=False)
-    if BOTS.search(request.headers.get("User-Agent", "")):
+    agent = request.headers.get("User-Agent", "")[:MAX_USER_AGENT]
+    # Crawlers and headless tools (segments.BOTS): answered like an accepted batch (a bot gains
+    # nothing by learning it was spotted), and nothing is stored.
+    if BOTS.search(agent):
         response = jsonify(accepted=0, duplicate=False)
         response.status_code = 202
         return response
@@ -222,8 +223,9 @@ def _collect(origin: str | None) -> Response:
     load_events(store.key, records)  # all or nothing, naming every bad record
     digest = hashlib.sha256(body).hexdigest()
     with db.write() as conn:
-        new = receive(conn, store_id=store.id, source="custom", topic="collect",
-                      delivery_key=f"collect:{store.key}:{digest}", body=body)
+        new = receive(conn, store_id=store.id, source="custom", topic=COLLECT_TOPIC,
+                      delivery_key=f"collect:{store.key}:{digest}", body=body,
+                      headers={USER_AGENT: agent} if agent else None)
     if new:
         current_app.extensions["parcours.jobs"].wake()
     response = jsonify(accepted=len(records), duplicate=not new)

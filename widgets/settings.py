@@ -23,7 +23,7 @@ from parcours.errors import ValidationError
 from parcours.settings_files import read_settings_file
 from parcours.widgets.config import DEFAULT_STOREFRONT, DEFAULT_WIDGETS, LANGUAGES
 
-__all__ = ["PLATFORM_KEYS", "load_settings", "settings_facts"]
+__all__ = ["PLATFORM_KEYS", "check_settings", "load_settings", "settings_facts"]
 
 PAGE_TYPES = ("product", "cart", "checkout", "collection", "other")
 WALLETS = ("apple_pay", "google_pay", "shop_pay", "shopify_pay")
@@ -80,11 +80,16 @@ _SCHEMA = _Settings()
 def load_settings(path: Path) -> dict[str, Any]:
     """The settings in `path` (.json or .toml), validated; ValidationError naming the file and
     every bad key."""
-    raw = read_settings_file(path)
+    return check_settings(read_settings_file(path), f"invalid settings in {path}")
+
+
+def check_settings(raw: Mapping[str, Any], message: str = "invalid settings") -> dict[str, Any]:
+    """Settings from any source (a file, the dashboard's form), validated whole the same way;
+    ValidationError(`message`) naming every bad key."""
     try:
-        return dict(_SCHEMA.load(raw))
+        return dict(_SCHEMA.load(dict(raw)))
     except SchemaError as exc:
-        raise ValidationError(f"invalid settings in {path}", exc.normalized_messages()) from None
+        raise ValidationError(message, exc.normalized_messages()) from None
 
 
 def settings_facts(settings: Mapping[str, Any], platform: str) -> dict[str, Any]:

@@ -13,7 +13,9 @@ depend on which delivery came first. Only order snapshots carry the order resour
 newer order snapshot.
 
 Personal data stays out of events: emails become `email_hash`, and names, addresses, phones,
-notes and IPs are never read. Privacy requests do carry the subject's email and phone: finding
+notes and IPs are never read. Of an order's user agent, addresses and landing page, only three
+coarse segments are kept (segments.py): the device, the channel the shopper came by, the country
+it ships to. Privacy requests do carry the subject's email and phone: finding
 that data is their purpose.
 
 Payloads differ by API version and `include_fields`: absent fields are tolerated (a fact without
@@ -39,6 +41,7 @@ from parcours.adapters.base import (
 )
 from parcours.errors import ValidationError
 from parcours.events import JourneyEvent, Resource, email_identity
+from parcours.segments import channel_of, country_of, device_of, utm_of
 
 __all__ = ["normalize"]
 
@@ -239,13 +242,37 @@ def _gateways(order: Payload) -> dict[str, str]:
     return {"gateway": ", ".join(listed)} if listed else {}
 
 
+def _segments(order: Payload) -> dict[str, str]:
+    """The order's device (the checkout's user agent), channel and country (shipping address,
+    else billing), those known. The channel is read from how the shopper's visit began:
+    `referring_site` and the utm parameters of `landing_site`. It is unknown when the payload
+    leaves both fields out (`include_fields`), and when the order came from no storefront
+    visit (point of sale, draft order, the admin apps: a `source_name` other than "web", and
+    no landing or referrer). The store's own hosts, which mean "direct", are those of the
+    order status page and of an absolute landing URL."""
+    client = _object(order, "client_details")
+    referrer, landing = order.get("referring_site"), order.get("landing_site")
+    channel = None
+    visit = referrer or landing or order.get("source_name") in (None, "", "web")
+    if ("referring_site" in order or "landing_site" in order) and visit:
+        own = [url for url in (order.get("order_status_url"), landing) if isinstance(url, str)]
+        channel = channel_of(referrer, *utm_of(landing), own)
+    found = {
+        "device": device_of(client.get("user_agent")),
+        "channel": channel,
+        "country": country_of(_object(order, "shipping_address").get("country_code"))
+        or country_of(_object(order, "billing_address").get("country_code")),
+    }
+    return {name: value for name, value in found.items() if value is not None}
+
+
 def _order(store: str, order: Payload) -> list[JourneyEvent]:
     """Every fact an order snapshot implies; see the module docstring for why."""
     order_id = _required_id(order, "id")
     updated_at = _snapshot_time(order, "updated_at", "processed_at", "created_at")
     identities = _order_identities(order, order_id)
     properties: dict[str, Any] = {**_amount(order, "total_price"), **_gateways(order),
-                                  "product_ids": _product_ids(order)}
+                                  "product_ids": _product_ids(order), **_segments(order)}
     resource = Resource("order", order_id, updated_at)
 
     def fact(name: str, suffix: str, at: datetime, extra: dict[str, Any] | None = None

@@ -27,6 +27,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
+from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
@@ -261,6 +262,7 @@ INTRO = {"en": ("{shop} is connected to Parcours as store {store}: journeys are 
          "fr": ("{shop} est connectée à Parcours (boutique {store}) : les parcours sont "
                 "suivis de la boutique jusqu'à l'avis.")}
 HEADING = {"en": "Setup and frictions", "fr": "Installation et points de friction"}
+OPEN_DASHBOARD = {"en": "Open the dashboard", "fr": "Ouvrir le tableau de bord"}
 
 
 def _checklist(conn: Connection, store_id: int, shop: str) -> tuple[str, list[SetupItem]]:
@@ -282,9 +284,14 @@ def admin() -> Any:
         key = row.key
     with _db().read() as conn:
         lang, items = _checklist(conn, _shop_store(conn, session.shop).id, session.shop)
+    # The dashboard, with this load's token (the page's script swaps in a fresh one).
+    dashboard = "/dashboard/shopify?" + urlencode(
+        {"id_token": token, "locale": request.args.get("locale") or lang})
     page = render_template("parcours_shopify/admin.html", lang=lang, items=items,
                            api_key=_config().get("SHOPIFY_API_KEY"), heading=HEADING[lang],
-                           intro=INTRO[lang].format(shop=session.shop, store=key))
+                           intro=INTRO[lang].format(shop=session.shop, store=key),
+                           dashboard_url=request.script_root + dashboard,
+                           open_dashboard=OPEN_DASHBOARD[lang])
     return page, 200, {
         "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
         # Shopify requires embedded apps to allow framing by the shop's admin only.

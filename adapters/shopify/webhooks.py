@@ -51,10 +51,12 @@ class ShopifyAdapter(PlatformAdapter):
 
     def init_app(self, app: Flask) -> None:
         """OAuth, embedded admin and app proxy routes, and the post-install job."""
+        from parcours.adapters.shopify.dashboard_login import register as register_dashboard
         from parcours.adapters.shopify.install import init_jobs
         from parcours.adapters.shopify.routes import register_routes
 
         register_routes(app)
+        register_dashboard(app)
         if "parcours.shopify.post_install" not in app.extensions:
             init_jobs(app)
 

@@ -31,7 +31,9 @@ the order webhooks report the same change with its facts.
 
 Products are not shopper events: each snapshot becomes a `StorefrontFact` named "product:{id}"
 with the catalog data that review requests need. Personal data never leaves this module: emails
-become `email_hash`; names, addresses, phones, IPs and notes are not read.
+become `email_hash`; names, addresses, phones, IPs and notes are not read. Of an order's user
+agent, addresses and order attribution (WooCommerce 8.5+ writes `_wc_order_attribution_*` meta
+at checkout), only three coarse segments are kept (segments.py): device, channel, country.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from typing import Any
 from parcours.adapters.base import Normalized, OrderContact, StorefrontFact, order_contact
 from parcours.errors import ValidationError
 from parcours.events import JourneyEvent, Resource, email_identity
+from parcours.segments import DEVICES, channel_of, country_of, device_of
 
 __all__ = ["normalize"]
 
@@ -59,6 +62,10 @@ PLACED_STATUSES = frozenset({"processing", "on-hold", "completed"})
 _DATE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?(Z|[+-]\d\d:\d\d)?", re.ASCII)
 _DATE_HINT = "must be a date such as 2026-11-22T10:51:40"
 _STAMP = re.compile(r"[0-9a-f]{32}")
+_ATTRIBUTION = "_wc_order_attribution_"
+# Attribution source types that come from a storefront visit; the others (admin, mobile_app,
+# pos, unknown) say the order was not made in the storefront, or that the visit is unknown.
+_VISIT_SOURCES = frozenset({"typein", "organic", "referral", "utm"})
 
 
 def _invalid(field: str, message: str) -> ValidationError:
@@ -174,6 +181,41 @@ def _session_stamp(meta: Any) -> str | None:
     return None
 
 
+def _attribution(meta: Any) -> dict[str, str]:
+    """The order attribution meta, by name without its prefix ("source_type", "utm_source")."""
+    found: dict[str, str] = {}
+    for entry in meta if isinstance(meta, list) else []:
+        key = entry.get("key") if isinstance(entry, Mapping) else None
+        value = _text(entry.get("value")) if isinstance(entry, Mapping) else None
+        if isinstance(key, str) and key.startswith(_ATTRIBUTION) and value is not None:
+            found[key.removeprefix(_ATTRIBUTION)] = value
+    return found
+
+
+def _segments(payload: Mapping[str, Any]) -> dict[str, str]:
+    """The order's device (the checkout's user agent, else attribution's device type),
+    channel (order attribution: a typed-in visit is direct; organic and referral visits have
+    their source in utm_source) and country (shipping, else billing), those known."""
+    seen = _attribution(payload.get("meta_data"))
+    device = (device_of(payload.get("customer_user_agent")) or device_of(seen.get("user_agent"))
+              or seen.get("device_type", "").lower())
+    source_type = seen.get("source_type")
+    channel = None
+    if source_type == "typein":
+        channel = "direct"
+    elif source_type in _VISIT_SOURCES:
+        # Organic and referral visits may leave the medium out: their source type is it.
+        medium = seen.get("utm_medium") or (None if source_type == "utm" else source_type)
+        channel = channel_of(seen.get("referrer"), seen.get("utm_source"), medium)
+    found = {
+        "device": device if device in DEVICES else None,
+        "channel": channel,
+        "country": country_of(_mapping(payload, "shipping").get("country"))
+        or country_of(_mapping(payload, "billing").get("country")),
+    }
+    return {name: value for name, value in found.items() if value is not None}
+
+
 def _customer_id(value: Any) -> str | None:
     """The order's customer; 0 (a guest order) and absence both mean none."""
     return None if value in (None, 0, "0") else _id(value, "customer_id")
@@ -238,7 +280,8 @@ def _order_events(store: str, payload: Mapping[str, Any]) -> list[JourneyEvent]:
     currency = _currency(payload.get("currency"))
     money = _money(total, currency)
 
-    properties = {**money, "product_ids": _product_ids(payload.get("line_items"))}
+    properties = {**money, "product_ids": _product_ids(payload.get("line_items")),
+                  **_segments(payload)}
     gateway = _text(payload.get("payment_method"))
     if gateway is not None:
         properties["payment_method"] = gateway

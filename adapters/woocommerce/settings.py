@@ -22,11 +22,12 @@ from parcours.adapters.woocommerce.install import (
     CHECKOUT_SETTINGS,
     EXPRESS_GATEWAYS,
     connected_store_id,
+    read_facts,
 )
 from parcours.adapters.woocommerce.keys import client_for
 from parcours.errors import ValidationError
 
-__all__ = ["apply_setting", "enable_express_pay", "restore_settings"]
+__all__ = ["apply_fix", "apply_setting", "enable_express_pay", "restore_settings"]
 
 FACT = "changed_settings"
 EXPRESS_LOCATIONS = ["product", "cart", "checkout"]
@@ -83,6 +84,24 @@ def enable_express_pay(store: StoreAccess, gateway_id: str | None = None) -> str
         _remember(store, store_id, f"payment_gateways/{gateway['id']}", previous)
         client.put(f"payment_gateways/{gateway['id']}", {"settings": wanted})
     return str(gateway["id"])
+
+
+def apply_fix(store: StoreAccess, target: str) -> list[str]:
+    """A friction fix's one-click action (`PlatformAdapter.apply_fix`), then the store's facts
+    read again: the finding it answered goes silent at the next look."""
+    if target == "guest_checkout":
+        previous, value = apply_setting(store, "guest_checkout", True)
+        done = [f"guest checkout: {previous} -> {value}"]
+    elif target == "express_pay":
+        done = [f"express buttons on for {enable_express_pay(store)}"]
+    else:
+        raise ValidationError("no such fix", {"fix": [
+            "WooCommerce fixes: guest_checkout, express_pay"]})
+    client = client_for(store)
+    facts, _ = read_facts(client, client.url)
+    with store.db.write() as conn:
+        save_store_facts(conn, connected_store_id(store), facts, datetime.now(UTC))
+    return done
 
 
 def restore_settings(store: StoreAccess) -> list[str]:

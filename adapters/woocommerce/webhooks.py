@@ -98,9 +98,11 @@ class WooCommerceAdapter(PlatformAdapter):
     def init_app(self, app: Flask) -> None:
         """The key-approval routes, the setup job and the webhook health check."""
         from parcours.adapters.woocommerce.connect import register_routes
+        from parcours.adapters.woocommerce.dashboard_login import register as register_dashboard
         from parcours.adapters.woocommerce.jobs import init_jobs
 
         register_routes(app)
+        register_dashboard(app)
         if "parcours.woocommerce.setup" not in app.extensions:
             init_jobs(app, self.new_secret)
 
@@ -122,6 +124,13 @@ class WooCommerceAdapter(PlatformAdapter):
         from parcours.adapters.woocommerce.uninstall import uninstall_store
 
         return uninstall_store(store)
+
+    def apply_fix(self, store: StoreAccess, target: str) -> list[str]:
+        """Allow guest checkout, or turn on an enabled gateway's express buttons; then read the
+        store's facts again so the diagnosis sees the change."""
+        from parcours.adapters.woocommerce.settings import apply_fix
+
+        return apply_fix(store, target)
 
     def publish_review(self, store: StoreAccess, review: PublishedReview) -> str | None:
         """A WooCommerce product review, created once; its comment id."""

@@ -8,6 +8,8 @@
  * true, or Parcours.consent(true), grants it); until then it lives for the page only.
  * Beacon: events are queued, sent in batches to {origin}/collect with sendBeacon (fetch
  * keepalive as fallback), and kept in localStorage when sending fails, to go with the next page.
+ * Page views carry the path, the referrer without its query and the utm_source/utm_medium of
+ * the address: /collect derives the shopper's channel from them (docs/events.md, "Segments").
  * Widgets: only those enabled for this page type are loaded ({origin}/widgets/{name}.js), after
  * the shared kit (kit.js), in order but without blocking anything (dynamic scripts, async=false).
  * Config merge: a platform that inlines only the page's part (WordPress: page, product, shopper,
@@ -115,7 +117,10 @@
       d.cookie = QUEUE + "=;path=/;max-age=0";
       if (held.length && allowed()) send(held);
     }
-    track("page_viewed", { path: location.pathname });
+    // How the shopper came (the server derives the channel): the referrer without its query
+    // (it may hold the last page's personal data), and the campaign's utm parameters.
+    var u = new URLSearchParams(location.search);
+    track("page_viewed", { path: location.pathname, referrer: d.referrer.split("?")[0], utm_source: u.get("utm_source"), utm_medium: u.get("utm_medium") });
     var widgets = c.widgets || {}, names = [];
     for (var name in widgets) {
       var wdg = widgets[name];

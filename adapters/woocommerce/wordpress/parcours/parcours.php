@@ -29,9 +29,11 @@ require_once PARCOURS_DIR . '/includes/functions-reviews.php';
 require_once PARCOURS_DIR . '/includes/functions-shipping.php';
 require_once PARCOURS_DIR . '/includes/functions-templates.php';
 require_once PARCOURS_DIR . '/includes/functions-mounts.php';
+require_once PARCOURS_DIR . '/includes/functions-dashboard.php';
 
 require_once PARCOURS_DIR . '/includes/class-parcours-options.php';
 require_once PARCOURS_DIR . '/includes/class-parcours-settings.php';
+require_once PARCOURS_DIR . '/includes/class-parcours-dashboard.php';
 require_once PARCOURS_DIR . '/includes/class-parcours-storefront.php';
 require_once PARCOURS_DIR . '/includes/class-parcours-mounts.php';
 require_once PARCOURS_DIR . '/includes/class-parcours-reviews.php';

@@ -4,8 +4,9 @@
 //
 // It runs in Shopify's strict sandbox (a web worker): no DOM; `browser.sendBeacon` runs in the top
 // frame, `fetch` with keepalive is the fallback. Event shapes per
-// https://shopify.dev/docs/api/web-pixels-api/standard-events. Only ids, amounts, quantities and
-// the search query leave the browser: never an email, a phone, a name or an address.
+// https://shopify.dev/docs/api/web-pixels-api/standard-events. Only ids, amounts, quantities, the
+// search query, and page views' referrer (without its query) and utm parameters leave the
+// browser: never an email, a phone, a name or an address.
 import { register } from "@shopify/web-pixels-extension";
 
 const SOURCE = "shopify_pixel";
@@ -92,8 +93,17 @@ register(({ analytics, browser, settings, init }) => {
     const checkout = data.checkout || null;
     let properties = {};
     if (event.name === "page_viewed") {
-      const location = event.context && event.context.document && event.context.document.location;
-      properties = { path: location ? location.pathname : undefined };
+      // How the shopper came, for Parcours to derive the channel: the referrer without its query
+      // (it may hold the last page's personal data) and the campaign's utm parameters.
+      const doc = (event.context && event.context.document) || {};
+      const location = doc.location;
+      const query = new URLSearchParams((location && location.search) || "");
+      properties = {
+        path: location ? location.pathname : undefined,
+        referrer: typeof doc.referrer === "string" && doc.referrer ? doc.referrer.split("?")[0] : undefined,
+        utm_source: query.get("utm_source") || undefined,
+        utm_medium: query.get("utm_medium") || undefined,
+      };
     } else if (event.name === "product_viewed") {
       properties = variantProperties(data.productVariant);
     } else if (event.name === "collection_viewed") {

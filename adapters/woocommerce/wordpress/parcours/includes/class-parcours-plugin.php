@@ -49,6 +49,7 @@ final class Parcours_Plugin {
 			return;
 		}
 		Parcours_Settings::register();
+		Parcours_Dashboard::register();
 		Parcours_Storefront::register();
 		Parcours_Mounts::register();
 		Parcours_Reviews::register();

@@ -228,6 +228,7 @@ final class Parcours_Settings {
 			'failed'       => array( 'error', __( 'The connection was cancelled or failed. Try Connect again.', 'parcours' ) ),
 			'state'        => array( 'error', __( 'This connection was not started from this page or has expired. Try Connect again.', 'parcours' ) ),
 			'key'          => array( 'error', __( 'Parcours sent back an invalid store key. Try Connect again.', 'parcours' ) ),
+			'dashboard'    => array( 'error', __( 'The dashboard cannot be opened: this store holds no active Parcours webhook. Connect again.', 'parcours' ) ),
 		);
 		if ( isset( $notices[ $code ] ) ) {
 			wp_admin_notice(

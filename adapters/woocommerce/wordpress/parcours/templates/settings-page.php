@@ -32,6 +32,11 @@ defined( 'ABSPATH' ) || exit;
 			echo esc_html( sprintf( __( 'Connected as store %s', 'parcours' ), $args['store_key'] ) );
 			?>
 		</p>
+		<form method="post" action="<?php echo esc_url( admin_url( 'admin-post.php' ) ); ?>" target="_blank">
+			<input type="hidden" name="action" value="<?php echo esc_attr( Parcours_Dashboard::ACTION ); ?>" />
+			<?php wp_nonce_field( Parcours_Dashboard::ACTION ); ?>
+			<?php submit_button( __( 'Open Parcours dashboard', 'parcours' ), 'primary', 'submit', false ); ?>
+		</form>
 		<form method="post" action="<?php echo esc_url( admin_url( 'admin-post.php' ) ); ?>">
 			<input type="hidden" name="action" value="<?php echo esc_attr( Parcours_Settings::DISCONNECT_ACTION ); ?>" />
 			<?php wp_nonce_field( Parcours_Settings::DISCONNECT_ACTION ); ?>
