@@ -17,6 +17,7 @@ purchase from a second device still joins the shopper's history.
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -421,21 +422,38 @@ def post_events(base_url: str, store: str, api_key: str, records: Iterable[dict[
                 size: int = 500, timeout: float = 10.0) -> int:
     """POST the records to the store's events API in batches; return how many were sent.
 
-    Stops at the first refused batch, raising AuthError (401/403), NotFoundError (404),
-    ValidationError (400/413/422, with the server's field errors) or UploadError (anything else,
-    or no answer). Redirects are not followed: requests would turn the POST into a GET.
+    A 429 (the account's request rate) waits the answer's Retry-After, up to `MAX_WAITS` times
+    a batch, and sends the same batch again. Otherwise stops at the first refused batch, raising
+    AuthError (401/403), NotFoundError (404), ValidationError (400/413/422, with the server's
+    field errors) or UploadError (anything else, or no answer). Redirects are not followed:
+    requests would turn the POST into a GET.
     """
     url = f"{base_url.rstrip('/')}/api/v1/stores/{store}/events"
     sent = 0
     with requests.Session() as session:
         session.headers["Authorization"] = f"Bearer {api_key}"
         for batch in batches(records, size):
-            try:
-                response = session.post(url, json={"events": batch}, timeout=timeout,
-                                        allow_redirects=False)
-            except requests.RequestException as exc:
-                raise UploadError(f"could not post events to {url}: {exc}") from exc
+            for _ in range(MAX_WAITS + 1):
+                try:
+                    response = session.post(url, json={"events": batch}, timeout=timeout,
+                                            allow_redirects=False)
+                except requests.RequestException as exc:
+                    raise UploadError(f"could not post events to {url}: {exc}") from exc
+                if response.status_code != 429:
+                    break
+                time.sleep(_retry_after(response))
             if not 200 <= response.status_code < 300:
                 raise _server_error(response, sent)
             sent += len(batch)
     return sent
+
+
+MAX_WAITS = 5
+
+
+def _retry_after(response: requests.Response) -> float:
+    """The seconds a 429 asks to wait (1 when it does not say; at most 60)."""
+    try:
+        return min(60.0, max(0.0, float(response.headers.get("Retry-After", "1"))))
+    except ValueError:
+        return 1.0

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import click
@@ -16,10 +18,13 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from parcours.accounts import create_api_key, create_store, get_store, save_store_facts
+from parcours.credentials import generate_key
+from parcours.dashboard_users import add_user, set_password
 from parcours.db import Database
-from parcours.errors import NotFoundError, ParcoursError
+from parcours.errors import NotFoundError, ParcoursError, ValidationError
 
 DEMO_STORE = "demo"
+DEMO_USER = "demo@parcours.example"  # the demo's dashboard login (its password: random, per run)
 
 
 class GunicornApp(BaseApplication):  # type: ignore[misc]
@@ -66,6 +71,18 @@ def _wait_healthy(url: str, processes: list[subprocess.Popen[bytes]], seconds: f
     raise ParcoursError(f"the server did not answer {url} within {seconds:.0f} s")
 
 
+def _demo_key(instance: str) -> str:
+    """The demo's own key for PARCOURS_SECRET_KEYS (dashboard sessions, signed links), made once
+    in its instance folder, readable by its owner only: the demo runs with no set-up, and no
+    key is ever shipped in code. A PARCOURS_SECRET_KEYS in the environment wins."""
+    path = Path(instance) / "demo-secret-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+            out.write(generate_key())
+    return path.read_text().strip()
+
+
 def run_demo(app: Flask, host: str, port: int, seed: int, shoppers: int) -> None:
     """Start server and worker, replay `shoppers` simulated shoppers, and keep serving."""
     from parcours.demo import DEMO_WIDGETS, post_events, simulate
@@ -82,11 +99,18 @@ def run_demo(app: Flask, host: str, port: int, seed: int, shoppers: int) -> None
         seed_demo_shop(conn, store.id)
         save_store_facts(conn, store.id, {"widgets": DEMO_WIDGETS}, datetime.now(UTC))
         api_key = create_api_key(conn, "demo", name="demo")
+        # A dashboard login for this run: a fresh random password, printed below.
+        password = secrets.token_urlsafe(12)
+        try:
+            set_password(conn, DEMO_USER, password)
+        except ValidationError:
+            add_user(conn, DEMO_USER, password, account="demo", now=datetime.now(UTC))
 
     base = f"http://{host}:{port}"
     command = [sys.executable, "-m", "parcours.cli"]
     # The demo storefront at /demo/shop; review links point at this server unless set.
-    env = {"PARCOURS_PUBLIC_URL": base, **os.environ, "PARCOURS_DEMO_SHOP": DEMO_STORE}
+    env = {"PARCOURS_PUBLIC_URL": base, "PARCOURS_SECRET_KEYS": _demo_key(app.instance_path),
+           **os.environ, "PARCOURS_DEMO_SHOP": DEMO_STORE}
     processes = [
         subprocess.Popen([*command, "serve", "--host", host, "--port", str(port)], env=env),
         subprocess.Popen([*command, "worker"], env=env),
@@ -102,6 +126,7 @@ def run_demo(app: Flask, host: str, port: int, seed: int, shoppers: int) -> None
 Parcours demo is running at {base}
   Demo storefront (the widgets on Dawn-like and Storefront-like pages): {base}/demo/shop/
   {sent} events from {shoppers} simulated shoppers sent to store '{DEMO_STORE}'
+  Dashboard: {base}/dashboard/  (email {DEMO_USER}, password {password})
   API key for '{DEMO_STORE}': {api_key}
   curl -H 'Authorization: Bearer {api_key}' {base}/api/v1/stores/{DEMO_STORE}/funnel
   parcours kpis {DEMO_STORE} --json

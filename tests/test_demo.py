@@ -28,13 +28,16 @@ def test_demo_serves_a_funnel_with_every_stage_within_a_minute(tmp_path: Path) -
         env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         assert demo.stdout is not None
-        api_key = None
+        api_key = password = None
         for line in demo.stdout:
+            login = re.search(r"email demo@parcours\.example, password (\S+)\)", line)
+            password = login.group(1) if login else password
             found = re.search(r"API key for 'demo': (prc_\S+)", line)
             if found:
                 api_key = found.group(1)
                 break
         assert api_key, "the demo printed no API key"
+        assert password, "the demo printed no dashboard login"
         funnel: dict[str, int] = {}
         while time.monotonic() - started < 60:
             answer = requests.get(f"http://127.0.0.1:{port}/api/v1/stores/demo/funnel",
@@ -47,6 +50,15 @@ def test_demo_serves_a_funnel_with_every_stage_within_a_minute(tmp_path: Path) -
         assert all(funnel.values()), f"a stage is empty after 60 s: {funnel}"
         assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json() == {
             "status": "ok"}
+
+        # The printed login opens the dashboard on the demo store's figures.
+        browser = requests.Session()
+        form = browser.get(f"http://127.0.0.1:{port}/dashboard/login", timeout=5).text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert csrf is not None
+        home = browser.post(f"http://127.0.0.1:{port}/dashboard/login", timeout=10, data={
+            "csrf": csrf.group(1), "email": "demo@parcours.example", "password": password})
+        assert home.status_code == 200 and "Demo shop" in home.text, home.text[:300]
 
         beside = subprocess.run([sys.executable, "-m", "parcours.cli", "kpis", "demo", "--json"],
                                 env=env, capture_output=True, text=True, timeout=60,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -188,10 +189,11 @@ def test_batches() -> None:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """The real app on a loopback port, recording in the request; yields (url, api key)."""
+def server(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
+    """The real app on a loopback port, recording in the request; yields (url, api key).
+    Parametrized indirectly, its value is extra config."""
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}",
-                      "JOBS_IMMEDIATE": True})
+                      "JOBS_IMMEDIATE": True, **getattr(request, "param", {})})
     db = app.extensions["parcours.db"]
     db.upgrade()
     with db.write() as conn:
@@ -209,6 +211,18 @@ def test_post_events_to_the_real_api(server: tuple[str, str]) -> None:
     records = simulate(2, 30, START)
     assert post_events(url, "demo", key, records, size=100, timeout=5) == len(records)
     assert post_events(url, "demo", key, records, size=100) == len(records)  # idempotent
+
+
+@pytest.mark.parametrize("server", [{"API_RATE_PER_ACCOUNT": 0.5, "API_BURST_PER_ACCOUNT": 1}],
+                         indirect=True)
+def test_post_events_waits_when_the_api_says_too_many(server: tuple[str, str]) -> None:
+    url, key = server
+    records = simulate(2, 10, START)
+    # A request every two seconds, no burst: the second batch gets 429 and Retry-After: 2
+    # (well before the bucket refills, even on a slow machine), waits, and goes.
+    started = time.monotonic()
+    assert post_events(url, "demo", key, records, size=len(records) // 2 + 1) == len(records)
+    assert time.monotonic() - started >= 1.5
 
 
 def test_post_events_raises_the_servers_message(server: tuple[str, str]) -> None:
