@@ -61,7 +61,7 @@ from parcours.api_schemas import (
     subject,
 )
 from parcours.db import Database
-from parcours.errors import AuthError, ConfigError, ValidationError
+from parcours.errors import AuthError, ConfigError, RateLimited, ValidationError
 from parcours.events import load_events
 from parcours.inbox import receive
 from parcours.privacy import data_request, get_export, redact_customer
@@ -97,14 +97,6 @@ def _init_limiter(state: BlueprintSetupState) -> None:
     state.app.extensions[_LIMITER] = RateLimiter(rate, burst)
 
 
-class RateLimited(Exception):
-    """The account spent its bucket; answered 429 with Retry-After."""
-
-    def __init__(self, wait: float) -> None:
-        super().__init__(f"too many requests: retry in {math.ceil(wait)} s")
-        self.wait = wait
-
-
 @api_v1.errorhandler(RateLimited)
 def _rate_limited(exc: RateLimited) -> Any:
     response = jsonify(error={"message": str(exc)})
@@ -125,7 +117,7 @@ def _authenticate() -> None:
         g.account_id = authenticate(conn, token.strip())
     wait = current_app.extensions[_LIMITER].wait_for(str(g.account_id))
     if wait:
-        raise RateLimited(wait)
+        raise RateLimited(f"too many requests: retry in {math.ceil(wait)} s", wait)
 
 
 def _store(key: str) -> StoreRef:

@@ -5,7 +5,8 @@
     ├── StorageError     the database cannot be reached or is not migrated
     ├── ValidationError  outside input (event, file, request) is malformed
     ├── NotFoundError    a store, profile or key that does not exist (or is not yours)
-    └── AuthError        missing or wrong credentials
+    ├── AuthError        missing or wrong credentials
+    └── RateLimited      too many requests for now: `wait` seconds before the next
 """
 
 from __future__ import annotations
@@ -63,3 +64,11 @@ def describe_errors(errors: Mapping[str, Any], prefix: str = "") -> str:
         else:
             parts.append(f"{where}: {value}")
     return "; ".join(parts)
+
+
+class RateLimited(ParcoursError):
+    """Too many requests for now; `wait` is the seconds before one may pass (Retry-After)."""
+
+    def __init__(self, message: str, wait: float) -> None:
+        super().__init__(message)
+        self.wait = wait
