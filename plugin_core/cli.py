@@ -299,6 +299,17 @@ def bench_ingest(seconds: float, concurrencies: tuple[int, ...], rate: float,
     echo_json(run(seconds=seconds, concurrencies=concurrencies, rate=rate, backends=backends))
 
 
+@bench.command("sdk")
+@click.option("--calls", default=100_000, show_default=True, type=click.IntRange(min=1),
+              help="track() calls per SDK")
+@click.option("--json", "as_json", is_flag=True, help="JSON output (the only format)")
+def bench_sdk(calls: int, as_json: bool) -> None:
+    """track() overhead and events/s of the Python SDK, beside Segment's SDK."""
+    from parcours.bench.sdk import run
+
+    echo_json(run(calls=calls))
+
+
 @bench.command("widgets")
 @click.option("--runs", default=5, show_default=True, type=click.IntRange(min=0),
               help="Lighthouse runs per page and side (0: sizes only)")
