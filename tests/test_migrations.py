@@ -13,8 +13,9 @@ from sqlalchemy import Connection, inspect, select, text
 
 from parcours import tables as t
 from parcours.db import MIGRATIONS, Database
-from parcours.events import load_event
+from parcours.events import EVENT_BITS, load_event
 from parcours.recorder import StoreRef, record
+from parcours.rollups import REPORTED_MASK
 
 AT = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
@@ -57,3 +58,22 @@ def test_insights_revision_goes_down_and_up_keeping_journeys(db: Database,
         row = conn.execute(select(t.journeys.c.opened_at, t.journeys.c.reached,
                                   t.journeys.c.device)).one()
     assert tuple(row) == (AT, None, None)
+
+
+def test_reported_masks_revision_merges_rows_that_differ_in_unread_events(
+        db: Database, store: StoreRef) -> None:
+    """0007 keys journey rollups by the events reports read: two rows that differ only in a
+    page view merge, their journeys added, and the funnel reads the same."""
+    day = AT.date()
+    product, page = EVENT_BITS["product_viewed"], EVENT_BITS["page_viewed"]
+    with db.engine.begin() as conn:
+        command.downgrade(alembic(conn), "0006")
+        conn.execute(t.journey_rollups.insert(), [
+            {"store_id": store.id, "day": day, "events_mask": mask, "path": "01",
+             "converted": False, "journeys": n}
+            for mask, n in ((product, 2), (product | page, 3), (page, 4))])
+        command.upgrade(alembic(conn), "head")
+    with db.read() as conn:
+        rows = {(r.events_mask, r.journeys) for r in conn.execute(select(t.journey_rollups))}
+    assert rows == {(product, 5), (0, 4)}
+    assert REPORTED_MASK & product and not REPORTED_MASK & page
