@@ -299,6 +299,51 @@ def bench_ingest(seconds: float, concurrencies: tuple[int, ...], rate: float,
     echo_json(run(seconds=seconds, concurrencies=concurrencies, rate=rate, backends=backends))
 
 
+@bench.command("reports")
+@click.option("--events", "count", default=10_000_000, show_default=True,
+              type=click.IntRange(min=1), help="events of the store (the largest scale)")
+@click.option("--profiles", type=click.IntRange(min=1), default=None,
+              help="profiles at --events (default: events / 10); scales keep the ratio")
+@click.option("--days", default=365, show_default=True, type=click.IntRange(min=1),
+              help="days the events are spread over")
+@click.option("--backend", default="both", show_default=True,
+              type=click.Choice(["sqlite", "postgresql", "both"]))
+@click.option("--database-url", default=None,
+              help="PostgreSQL (default: PARCOURS_BENCH_DATABASE_URL, else "
+                   "postgresql://postgres@127.0.0.1:5432/bench_reports); emptied")
+@click.option("--scales", default=None,
+              help="comma-separated store sizes to measure, e.g. 1000000,10000000")
+@click.option("--repeat", default=20, show_default=True, type=click.IntRange(min=1),
+              help="timed runs per report")
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="processes simulating shoppers (default: cores - 1; 0: none)")
+@click.option("--json", "as_json", is_flag=True, help="JSON output (else a short table)")
+def bench_reports(count: int, profiles: int | None, days: int, backend: str,
+                  database_url: str | None, scales: str | None, repeat: int, seed: int,
+                  workers: int | None, as_json: bool) -> None:
+    """Report latency on a generated store of millions of events, against a window-function
+    funnel over the raw events (progress on stderr)."""
+    from parcours.bench.reports import BACKENDS, run, table
+
+    try:
+        sizes = [int(part.replace("_", "")) for part in scales.split(",")] if scales else None
+    except ValueError:
+        raise click.BadParameter("comma-separated whole numbers", param_hint="--scales") from None
+    if sizes is not None and min(sizes) < 1:
+        raise click.BadParameter("sizes must be positive", param_hint="--scales")
+    try:
+        report = run(events=max(sizes) if sizes else count, profiles=profiles, days=days,
+                     backends=BACKENDS if backend == "both" else (backend,), scales=sizes,
+                     repeat=repeat, database_url=database_url, seed=seed, workers=workers)
+    except ValueError as exc:  # a workload that cannot be (fewer events than profiles)
+        raise click.UsageError(str(exc)) from None
+    if as_json:
+        echo_json(report)
+    else:
+        click.echo(table(report))
+
+
 @bench.command("sdk")
 @click.option("--calls", default=100_000, show_default=True, type=click.IntRange(min=1),
               help="track() calls per SDK")
