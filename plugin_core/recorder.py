@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
@@ -67,6 +67,7 @@ class _Batch:
     refold: set[int] = field(default_factory=set)
     merged_into: dict[int, int] = field(default_factory=dict)  # loser -> survivor
     repeats: list[tuple[JourneyEvent, int]] = field(default_factory=list)  # known, with owner
+    echoes: list[JourneyEvent] = field(default_factory=list)  # later reports of fresh facts
     event_deltas: defaultdict[tuple[date, int, str], int] = field(
         default_factory=lambda: defaultdict(int))
 
@@ -74,7 +75,8 @@ class _Batch:
 def record(conn: Connection, store: StoreRef, events: Iterable[JourneyEvent],
            now: datetime | None = None) -> RecordResult:
     batch = _Batch(store, now or datetime.now(UTC))
-    fresh = _drop_known(conn, batch, _earliest_per_id(events))
+    unique, later = _earliest_per_id(events)
+    fresh = _drop_known(conn, batch, unique, later)
     if not fresh and not batch.refold:
         _write_resources(conn, batch, batch.repeats)
         return batch.result
@@ -146,24 +148,35 @@ def _apply(conn: Connection, batch: _Batch, fresh: Sequence[JourneyEvent]) -> Re
     _write_journeys(conn, batch, {pid: states[pid] for pid in survivors}, old_rows)
     _write_profiles(conn, {pid: states[pid] for pid in survivors})
     write_rollups(conn, batch.store.id, delta, batch.event_deltas)
-    _write_resources(conn, batch, [(e, batch.owner[e.id]) for e in fresh] + [
+    _write_resources(conn, batch, [(e, batch.owner[e.id]) for e in (*fresh, *batch.echoes)] + [
         (e, batch.merged_into.get(pid, pid)) for e, pid in batch.repeats])
     batch.result.recorded = len(fresh)
     batch.result.profile_ids = survivors
     return batch.result
 
 
-def _earliest_per_id(events: Iterable[JourneyEvent]) -> dict[str, JourneyEvent]:
+def _earliest_per_id(events: Iterable[JourneyEvent]
+                     ) -> tuple[dict[str, JourneyEvent], list[JourneyEvent]]:
+    """The earliest report of each fact, and the other reports of it in the batch (they may
+    carry a newer snapshot of their resource)."""
     unique: dict[str, JourneyEvent] = {}
+    later: list[JourneyEvent] = []
     for event in events:
         seen = unique.get(event.id)
         if seen is None or event.occurred_at < seen.occurred_at:
             unique[event.id] = event
-    return unique
+            if seen is not None:
+                later.append(seen)
+        else:
+            later.append(event)
+    return unique, later
 
 
-def _drop_known(conn: Connection, batch: _Batch, unique: dict[str, JourneyEvent]
-                ) -> list[JourneyEvent]:
+def _drop_known(conn: Connection, batch: _Batch, unique: dict[str, JourneyEvent],
+                later: Sequence[JourneyEvent]) -> list[JourneyEvent]:
+    """The facts not stored yet. A fact reported again keeps its earliest time; every report of
+    it is a snapshot of its resource, dated at that earliest time, so that the resource's state
+    never depends on which report came first or in which batch (`_write_resources`)."""
     ev = t.events
     known: dict[str, tuple[datetime, int, str]] = {}
     for part in chunks(list(unique)):
@@ -178,7 +191,9 @@ def _drop_known(conn: Connection, batch: _Batch, unique: dict[str, JourneyEvent]
         batch.result.duplicates += 1
         occurred_at, profile_id, name = known[event_id]
         if event.resource is not None:  # a repeated fact may still carry a newer snapshot
-            batch.repeats.append((event, profile_id))
+            batch.repeats.append((replace(event, occurred_at=min(occurred_at,
+                                                                 event.occurred_at)),
+                                  profile_id))
         if event.occurred_at < occurred_at:  # the same fact, reported earlier: keep the earliest
             conn.execute(update(ev).where(ev.c.store_id == batch.store.id, ev.c.id == event_id)
                          .values(occurred_at=event.occurred_at))
@@ -186,6 +201,15 @@ def _drop_known(conn: Connection, batch: _Batch, unique: dict[str, JourneyEvent]
             batch.event_deltas[(occurred_at.date(), stage, name)] -= 1
             batch.event_deltas[(event.occurred_at.date(), stage, name)] += 1
             batch.refold.add(profile_id)
+    for event in later:
+        if event.resource is None:
+            continue
+        first = unique[event.id].occurred_at
+        if event.id in known:
+            first = min(first, known[event.id][0])
+            batch.repeats.append((replace(event, occurred_at=first), known[event.id][1]))
+        else:
+            batch.echoes.append(replace(event, occurred_at=first))
     return fresh
 
 

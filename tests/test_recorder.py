@@ -202,6 +202,29 @@ def test_same_batch_twice_records_nothing_the_second_time(db: Database) -> None:
     assert before.rollups[("orders", (T0.date(), "EUR"), "revenue")] == Decimal("12.30")
 
 
+def test_a_fact_reported_again_later_never_outdates_its_resource(db: Database) -> None:
+    """An order's snapshots share one updated_at: the latest fact to occur wins (the review).
+    The placed fact reported again, later, keeps its first time, in its own batch or in the
+    same batch as the first report alike (found by the arrival-order property below)."""
+    def facts(store: StoreRef) -> list[JourneyEvent]:
+        common = {"email": "a@example.org", "order": "7", "updated_at": minutes(0)}
+        return [ev(store, "order_placed", minutes(1), key="order:7:placed", **common),
+                ev(store, "review_submitted", minutes(60), **common),
+                ev(store, "order_placed", minutes(90), key="order:7:placed", **common)]
+
+    apart, together = new_store(db), new_store(db)
+    first, review, again = facts(apart)
+    write(db, apart, [first, review])
+    write(db, apart, [again])
+    write(db, together, facts(together))
+    states = []
+    for store in (apart, together):
+        with db.read() as conn:
+            states.append(conn.execute(select(t.resource_states.c.state).where(
+                t.resource_states.c.store_id == store.id)).scalar_one())
+    assert states == ["review_submitted", "review_submitted"]
+
+
 def test_duplicates_inside_one_batch_count_once(db: Database) -> None:
     store = new_store(db)
     page = ev(store, "page_viewed", minutes(0), anon="a")
