@@ -52,14 +52,27 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Protocol, cast
 
-from sqlalchemy import JSON, Boolean, Connection, Date, Table, bindparam, func, select, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Connection,
+    Date,
+    Table,
+    bindparam,
+    create_engine,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from parcours import reports
 from parcours import tables as t
 from parcours.accounts import create_store, get_store, save_store_facts
 from parcours.bench.engine import machine, postgres_backend
 from parcours.db import Database, normalise_url
+from parcours.errors import ConfigError
 from parcours.events import JourneyEvent, Resource, email_hash
 from parcours.journey import fold
 from parcours.recorder import StoreRef, _journey_row, write_rollups
@@ -574,13 +587,38 @@ class _Sqlite(_TargetBase):
                             "connection; reports: the app's connection settings"}
 
 
+class BenchBusy(ConfigError):
+    """Another run of this bench holds the PostgreSQL database."""
+
+
+LOCK_KEY = "parcours bench reports"
+
+
 class _Postgres(_TargetBase):
-    """A PostgreSQL database (emptied first), loaded with COPY."""
+    """A PostgreSQL database (emptied first), loaded with COPY.
+
+    The run holds an advisory lock on the database: a second run would empty it under the
+    first one's feet, and both would measure a store that is not the one they generated.
+    """
 
     name = "postgresql"
 
     def __init__(self, url: str) -> None:
-        super().__init__(postgres_backend(url).fresh())
+        backend = postgres_backend(url)  # creates the database when missing
+        self.lock_engine = create_engine(normalise_url(url), poolclass=NullPool)
+        self.lock = self.lock_engine.connect()
+        try:
+            held = self.lock.execute(text("SELECT pg_try_advisory_lock(hashtext(:key))"),
+                                     {"key": LOCK_KEY}).scalar()
+            self.lock.commit()  # the lock is the session's: it outlives the transaction
+            if not held:
+                shown = make_url(normalise_url(url)).render_as_string(hide_password=True)
+                raise BenchBusy(f"another `parcours bench reports` is using {shown}: wait for "
+                                "it to end, or give this one another --database-url")
+            super().__init__(backend.fresh())
+        except BaseException:
+            self._unlock()
+            raise
         self.raw = self.db.engine.raw_connection()
         self.driver: Any = cast(Any, self.raw.driver_connection)  # psycopg's Connection
         self.driver.execute("SET synchronous_commit = off")
@@ -609,6 +647,11 @@ class _Postgres(_TargetBase):
 
     def close(self) -> None:
         self.db.engine.dispose()
+        self._unlock()
+
+    def _unlock(self) -> None:
+        self.lock.close()  # the session ends, and its lock with it
+        self.lock_engine.dispose()
 
     def baseline_settings(self, conn: Connection) -> None:
         conn.exec_driver_sql(f"SET LOCAL work_mem = '{BASELINE_WORK_MEM}'")
@@ -887,6 +930,8 @@ def _open_targets(backends: Sequence[str], folder: Path, url: str,
             continue
         try:
             targets.append(_Postgres(url))
+        except BenchBusy:
+            raise
         except Exception as exc:  # any driver error means the server is not usable here
             shown = make_url(normalise_url(url)).render_as_string(hide_password=True)
             skipped[name] = f"PostgreSQL is not reachable at {shown}: {exc}".splitlines()[0]

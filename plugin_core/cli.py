@@ -324,7 +324,7 @@ def bench_reports(count: int, profiles: int | None, days: int, backend: str,
                   workers: int | None, as_json: bool) -> None:
     """Report latency on a generated store of millions of events, against a window-function
     funnel over the raw events (progress on stderr)."""
-    from parcours.bench.reports import BACKENDS, run, table
+    from parcours.bench.reports import BACKENDS, BenchBusy, run, table
 
     try:
         sizes = [int(part.replace("_", "")) for part in scales.split(",")] if scales else None
@@ -338,6 +338,8 @@ def bench_reports(count: int, profiles: int | None, days: int, backend: str,
                      repeat=repeat, database_url=database_url, seed=seed, workers=workers)
     except ValueError as exc:  # a workload that cannot be (fewer events than profiles)
         raise click.UsageError(str(exc)) from None
+    except BenchBusy as exc:
+        raise click.ClickException(str(exc)) from None
     if as_json:
         echo_json(report)
     else:

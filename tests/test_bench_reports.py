@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import create_engine, text
 
 from parcours import reports
 from parcours.bench.reports import (
+    LOCK_KEY,
     PROFILES_PER_CHUNK,
     REPORTS,
     Workload,
@@ -150,3 +152,20 @@ def test_bad_options_are_refused() -> None:
                                        "--backend", "sqlite"])
     assert result.exit_code == 2
     assert "one event per profile" in result.output
+
+
+@pytest.mark.postgres
+def test_a_second_run_on_the_same_postgresql_database_is_refused() -> None:
+    """Each run empties the database: two at once would wreck each other's store."""
+    fresh_postgres()
+    engine = create_engine(PG_URL)
+    try:
+        with engine.connect() as holder:
+            holder.execute(text("SELECT pg_advisory_lock(hashtext(:key))"), {"key": LOCK_KEY})
+            result = CliRunner().invoke(main, ["bench", "reports", "--events", "2000",
+                                               "--backend", "postgresql", "--database-url",
+                                               PG_URL, "--json"])
+            assert result.exit_code == 1, result.output
+            assert "another `parcours bench reports` is using" in result.output
+    finally:
+        engine.dispose()
