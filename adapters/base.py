@@ -310,6 +310,12 @@ class PlatformAdapter(ABC):
         raise ValidationError(f"{self.name} stores change {target!r} in their own admin", {
             "fix": [f"Parcours cannot change {target!r} on {self.name}"]})
 
+    def revert_fix(self, store: StoreAccess, target: str) -> list[str]:
+        """Put back what `apply_fix(store, target)` changed, as the merchant had it (a
+        configuration apply that failed later on undoes its fixes); what was done. Platforms
+        whose `apply_fix` refuses have nothing to put back."""
+        return []
+
     def reconcile(self, store: StoreAccess, since: datetime) -> Iterable[Delivery]:
         """Poll the platform for what changed since `since` (what webhooks may have missed).
 

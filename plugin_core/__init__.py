@@ -1,7 +1,9 @@
 """Parcours: follow every shopper through the customer journey, and measure it.
 
 The public surface is small on purpose; everything else is reachable through its module.
-`Client` (the SDK) is imported on first use, so `import parcours` stays light.
+`Client` (the SDK) and `JourneyEngine` (the embedded engine) are imported on first use, and
+`Parcours` (the Flask extension, also `parcours.flask.Parcours`) too, so `import parcours`
+stays light and never imports Flask.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -18,6 +20,8 @@ from parcours.events import EVENT_NAMES, JourneyEvent, load_event, load_events
 from parcours.stages import Stage
 
 if TYPE_CHECKING:
+    from parcours.embedded import JourneyEngine
+    from parcours.flask import Parcours
     from parcours.sdk import Client
 
 __version__ = "0.1.0"
@@ -27,8 +31,10 @@ __all__ = [
     "AuthError",
     "Client",
     "ConfigError",
+    "JourneyEngine",
     "JourneyEvent",
     "NotFoundError",
+    "Parcours",
     "ParcoursError",
     "Stage",
     "StorageError",
@@ -39,9 +45,13 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name == "Client":
-        from parcours.sdk import Client
+_LAZY = {"Client": "parcours.sdk", "JourneyEngine": "parcours.embedded",
+         "Parcours": "parcours.flask"}
 
-        return Client
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'parcours' has no attribute {name!r}")

@@ -1,8 +1,11 @@
 """JSON API v1: reports of one store, its profiles, and event intake. API-key authenticated.
 
-Every route resolves the store through the caller's account: a key never sees, nor learns the
-existence of, another account's store (404, as for a store that does not exist). Every request
-of an account draws on one token bucket (429 with Retry-After past it). The OpenAPI document of
+Every route resolves the store through the caller's grant (access.py): a key never sees, nor
+learns the existence of, another account's store or a store out of its scope (404, as for a
+store that does not exist). An analyst key changes nothing (403 on every route but GETs); only
+an owner key uninstalls. Every change that succeeds is written to the audit log (audit.py), with
+the key as its actor. Every request of an account draws on one token bucket (429 with
+Retry-After past it). The OpenAPI document of
 all routes is served, without a key, at /api/v1/openapi.json (openapi.py builds it from the
 routes' declarations; docs/api.md is the guide).
 
@@ -19,7 +22,8 @@ schema if any) in api_schemas.py, then:
 
 `route` registers the rule on `api_v1`, resolves `<store>` to the caller's StoreRef (404
 first), loads `query=` from the query string and `body=` from the JSON body (422 naming the
-field), answers the view's dict as JSON with `status=`, and attaches the `Operation` that the
+field), refuses a method other than GET to analysts (403) and audits it once it succeeds,
+answers the view's dict as JSON with `status=`, and attaches the `Operation` that the
 document renders. A period report needs one line, `report_route(name, function, Answer,
 summary)`, where `function(conn, store, period[, segment=...])`; giving it a `segment` parameter
 is what makes the report accept `?segment=`. A list answers `{"items", "next_cursor"}` through
@@ -38,13 +42,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, make_response, request
 from flask.blueprints import BlueprintSetupState
 from marshmallow import Schema
 from marshmallow import ValidationError as SchemaError
 
-from parcours import openapi, reports
-from parcours.accounts import authenticate, get_store
+from parcours import audit, openapi, reports
+from parcours.access import authenticate, find_store
+from parcours.accounts import get_store
 from parcours.api_schemas import (
     EventBatch,
     EventsAccepted,
@@ -77,6 +82,7 @@ api_v1 = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 API_RATE, API_BURST = 10.0, 200.0
 _LIMITER = "parcours.api_limiter"
 _PUBLIC = "_parcours_public"
+_READS = ("GET", "HEAD", "OPTIONS")
 
 
 def _db() -> Database:
@@ -114,14 +120,19 @@ def _authenticate() -> None:
     if scheme.lower() != "bearer" or not token:
         raise AuthError("missing API key: send 'Authorization: Bearer <key>'")
     with _db().read() as conn:
-        g.account_id = authenticate(conn, token.strip())
+        g.grant = authenticate(conn, token.strip())
+    g.account_id = g.grant.account_id
     wait = current_app.extensions[_LIMITER].wait_for(str(g.account_id))
     if wait:
         raise RateLimited(f"too many requests: retry in {math.ceil(wait)} s", wait)
+    if request.method not in _READS:
+        g.grant.require_write()
 
 
 def _store(key: str) -> StoreRef:
+    """The store `key` if the key's grant reaches it (404 alike otherwise)."""
     with _db().read() as conn:
+        find_store(conn, key, g.grant)
         return get_store(conn, key, account_id=g.account_id)
 
 
@@ -141,9 +152,29 @@ def _json_body(required: bool) -> Any:
     return {} if body is None else body
 
 
-def route(method: str, rule: str, tag: str, **described: Any
+def _audit(status: int, arguments: dict[str, Any]) -> None:
+    """The audit entry of a change that succeeded: the path says what (ids are not personal
+    data; bodies, which may hold a shopper's email, are left out)."""
+    store = arguments.get("store")
+    detail = {name: value for name, value in arguments.items()
+              if name not in ("store", "query", "body")}
+    path = request.path.removeprefix(api_v1.url_prefix or "")
+    with _db().write() as conn:
+        audit.record(conn, actor=g.grant.actor, interface="api",
+                     action=f"{request.method} {path}", account_id=g.account_id,
+                     store_id=store.id if store else None,
+                     detail={"endpoint": request.endpoint, "status": status, **detail,
+                             **g.get("audit_detail", {})})
+
+
+def route(method: str, rule: str, tag: str, *, audited: bool = True, **described: Any
           ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Declare an API route: see the module docstring. `described` are Operation's fields."""
+    """Declare an API route: see the module docstring. `described` are Operation's fields;
+    `audited=False` leaves a changing route out of the audit log (event intake: data, not a
+    change of the store); a view may add to its entry's detail in `g.audit_detail`."""
+    writes = method not in _READS
+    if writes:
+        described["errors"] = (*described.get("errors", ()), 403)
     operation = openapi.Operation(tag, **described)
 
     def declare(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -157,8 +188,11 @@ def route(method: str, rule: str, tag: str, **described: Any
                 kwargs["body"] = _load(operation.body, _json_body(operation.body_required),
                                        "body")
             result = view(**kwargs)
-            return result if isinstance(result, Response) else (jsonify(result),
-                                                                operation.status)
+            response = make_response(result if isinstance(result, Response)
+                                     else (jsonify(result), operation.status))
+            if writes and audited:
+                _audit(response.status_code, kwargs)
+            return response
 
         answer.operation = operation  # type: ignore[attr-defined]
         setattr(answer, _PUBLIC, operation.public)
@@ -218,7 +252,7 @@ def profile(store: StoreRef, profile_id: int) -> Any:
 
 
 @route("POST", "/stores/<store>/events", "events", body=EventBatch, load_body=False,
-       answer=EventsAccepted, status=202)
+       answer=EventsAccepted, status=202, audited=False)
 def events(store: StoreRef) -> Any:
     """Accept a batch of events, all or nothing.
 
@@ -289,7 +323,9 @@ def uninstall(store: StoreRef, body: dict[str, Any]) -> Any:
     """Disconnect the store: credentials dropped now, data deleted after the retention.
 
     The platform is cleaned first where it can be (webhooks, changed settings); `notes` say
-    what could not be. `delete_now` deletes the data at the next purge."""
+    what could not be. `delete_now` deletes the data at the next purge. An owner key only."""
+    g.grant.require_owner("uninstall a store")
+    g.audit_detail = {"delete_now": body["delete_now"]}
     days = 0 if body["delete_now"] else int(current_app.config["UNINSTALL_RETENTION_DAYS"])
     now = datetime.now(UTC)
     notes = uninstall_store(_db(), current_app.extensions["parcours.vault"], current_app.config,
@@ -300,4 +336,4 @@ def uninstall(store: StoreRef, body: dict[str, Any]) -> Any:
 
 # The reviews' and the insights' routes live in their own modules, on this blueprint (same
 # auth, same errors).
-from parcours import api_insights, api_reviews  # noqa: E402, F401
+from parcours import api_access, api_insights, api_reviews  # noqa: E402, F401

@@ -21,7 +21,7 @@ from parcours.api import api_v1
 from parcours.credentials import Vault
 from parcours.dashboard import init_app as init_dashboard
 from parcours.db import Database
-from parcours.errors import AuthError, NotFoundError, ParcoursError, ValidationError
+from parcours.errors import AuthError, Forbidden, NotFoundError, ParcoursError, ValidationError
 from parcours.jobs import Jobs
 from parcours.review_form import review_form
 from parcours.widgets.routes import widgets_blueprint
@@ -106,7 +106,7 @@ def error_response(status: int, message: str, fields: Mapping[str, Any] | None =
 
 
 def _register_errors(app: Flask) -> None:
-    statuses = {ValidationError: 422, NotFoundError: 404, AuthError: 401}
+    statuses = {ValidationError: 422, NotFoundError: 404, AuthError: 401, Forbidden: 403}
 
     @app.errorhandler(ParcoursError)
     def _parcours(exc: ParcoursError) -> Any:

@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import click
 
 from parcours import reports
-from parcours.accounts import (
-    create_api_key,
-    create_store,
-    get_store,
-    list_stores,
-    remove_store,
-    revoke_api_key,
-)
+from parcours.access import select_stores
+from parcours.accounts import create_store, get_store, remove_store
 from parcours.adapters.base import StoreAccess, adapter_for, adapters
+from parcours.cli_access import COMMANDS as ACCESS_COMMANDS
+from parcours.cli_access import SELECTOR_HELP, STORE_COMMANDS, audit_commands, period_of
+from parcours.cli_config import config
+from parcours.cli_docs import api_docs
 from parcours.cli_reviews import reviews
 from parcours.cli_support import ParcoursGroup, database, echo_json, load_app
 from parcours.cli_users import users
@@ -130,15 +127,18 @@ def stores_add(key: str, account: str, platform: str, name: str | None, domain: 
 
 
 @stores.command("list")
+@click.option("--stores", "selector", default=None, help=SELECTOR_HELP)
 @click.option("--json", "as_json", is_flag=True)
-def stores_list(as_json: bool) -> None:
+def stores_list(selector: str | None, as_json: bool) -> None:
+    """The stores (those the selector names), with their account and tags."""
     with database(load_app()).read() as conn:
-        found = list_stores(conn)
+        found = select_stores(conn, selector)
     if as_json:
         echo_json([s.__dict__ for s in found])
         return
     for s in found:
-        click.echo(f"{s.key:24} {s.platform:12} {s.account:20} {s.name}")
+        click.echo(f"{s.key:24} {s.platform:12} {s.account:20} {','.join(s.tags) or '-':16} "
+                   f"{s.name}")
 
 
 @stores.command("remove")
@@ -148,28 +148,6 @@ def stores_remove(key: str) -> None:
     with database(load_app()).write() as conn:
         remove_store(conn, key)
     click.echo(f"store {key} removed")
-
-
-@main.group()
-def keys() -> None:
-    """API keys."""
-
-
-@keys.command("create")
-@click.option("--account", required=True)
-@click.option("--name", default="default")
-def keys_create(account: str, name: str) -> None:
-    """Print a new key (shown once)."""
-    with database(load_app()).write() as conn:
-        click.echo(create_api_key(conn, account, name))
-
-
-@keys.command("revoke")
-@click.argument("key_or_prefix")
-def keys_revoke(key_or_prefix: str) -> None:
-    with database(load_app()).write() as conn:
-        revoke_api_key(conn, key_or_prefix)
-    click.echo("revoked")
 
 
 # -- events and KPIs ----------------------------------------------------------------------------
@@ -234,10 +212,6 @@ def events_refold(store_key: str, every: bool, batch: int) -> None:
     click.echo(f"{done} profiles refolded")
 
 
-def _day(value: str | None) -> date | None:
-    return None if value is None else date.fromisoformat(value)
-
-
 @main.command()
 @click.argument("store")
 @click.option("--from", "start", default=None, help="first day, YYYY-MM-DD")
@@ -245,8 +219,7 @@ def _day(value: str | None) -> date | None:
 @click.option("--json", "as_json", is_flag=True)
 def kpis(store: str, start: str | None, end: str | None, as_json: bool) -> None:
     """KPIs and funnel of STORE (default period: the last 30 days)."""
-    last = _day(end) or datetime.now(UTC).date()
-    period = reports.Period(_day(start) or last - timedelta(days=29), last)
+    period = period_of(start, end)
     with database(load_app()).read() as conn:
         ref = get_store(conn, store)
         data = {"kpis": reports.kpis(conn, ref, period),
@@ -384,11 +357,14 @@ def bench_widgets(runs: int, page: str, keep: str | None, cpu_slowdown: float | 
         click.echo(table(report))
 
 
-for _command in (*COMMANDS, widgets, reviews, users):
+for _command in (*COMMANDS, *ACCESS_COMMANDS, widgets, reviews, users, config, api_docs):
     main.add_command(_command)
+for _command in STORE_COMMANDS:
+    stores.add_command(_command)
 for _adapter in adapters():
     for _command in _adapter.commands():
         main.add_command(_command)
+audit_commands(main)  # last: every changing command is registered by now
 
 if __name__ == "__main__":
     sys.exit(main())

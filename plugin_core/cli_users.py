@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 
 import click
 
+from parcours.accounts import ROLES
+from parcours.cli_access import split_list
 from parcours.cli_support import ParcoursGroup, database, load_app
 from parcours.dashboard_users import add_user, set_password
 
@@ -42,13 +44,20 @@ def _password(from_stdin: bool) -> str:
               help="the dashboard's language (default: the browser's)")
 @click.option("--password-stdin", "from_stdin", is_flag=True,
               help="read the password from the first line of standard input")
-def add_command(email: str, account: str, locale: str | None, from_stdin: bool) -> None:
-    """Add a user EMAIL to ACCOUNT (password: PARCOURS_USER_PASSWORD, stdin, or a prompt)."""
+@click.option("--role", type=click.Choice(ROLES), default="owner", show_default=True,
+              help="analyst: sees, changes nothing; admin: changes all but keys and uninstalls")
+@click.option("--stores", default="", help="only these stores (comma-separated keys)")
+@click.option("--tags", default="", help="only the stores with these tags (comma-separated)")
+def add_command(email: str, account: str, locale: str | None, from_stdin: bool, role: str,
+                stores: str, tags: str) -> None:
+    """Add a user EMAIL to ACCOUNT (password: PARCOURS_USER_PASSWORD, stdin, or a prompt),
+    seeing every store of the account unless --stores or --tags narrow it."""
     password = _password(from_stdin)
     with database(load_app()).write() as conn:
         user = add_user(conn, email, password, account=account, locale=locale,
-                        now=datetime.now(UTC))
-    click.echo(f"user {user.email} added to account {account}")
+                        now=datetime.now(UTC), role=role, stores=split_list(stores),
+                        tags=split_list(tags))
+    click.echo(f"user {user.email} added to account {account} ({role})")
 
 
 @users.command("set-password")

@@ -13,10 +13,12 @@ A page is one view function and one template extending `base.html`:
         return view.render("friction.html", report=report)
 
 `store_page` registers `/dashboard/stores/<store>/friction` (GET; pass `methods` for posts),
-resolves the store through the session's account (another account's store is a 404, like one
-that does not exist), reads the period picker's `?from=&to=` or `?days=` and the language, and
-adds the page to the navigation under the words `nav_friction` of dashboard_text.py. Every POST
-of the blueprint has its CSRF token checked before the view runs.
+resolves the store through the session's grant (another account's store, or one out of the
+user's scope, is a 404, like one that does not exist), reads the period picker's `?from=&to=`
+or `?days=` and the language, and adds the page to the navigation under the words
+`nav_friction` of dashboard_text.py. Every POST of the blueprint has its CSRF token checked,
+and is refused to analysts (403), before the view runs; one that succeeds (a redirect after the
+post, or a download) is written to the audit log with the session as its actor.
 """
 
 from __future__ import annotations
@@ -29,15 +31,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, Flask, g, redirect, render_template, request, url_for
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.wrappers import Response
 
-from parcours import reports
-from parcours import tables as t
-from parcours.accounts import get_store, list_stores
+from parcours import audit, reports
+from parcours.access import find_store, visible_stores
+from parcours.accounts import get_store
 from parcours.dashboard_auth import (
     CSRF_FIELD,
     Viewer,
@@ -141,7 +144,37 @@ def _require_login() -> Response | None:
     if request.method == "POST" and not csrf_valid():
         return render_page("message.html", language_of(viewer), status=403, viewer=viewer,
                            title_key="csrf_title", body_key="csrf_body")
+    if request.method == "POST" and not viewer.can_write:
+        return render_page("message.html", language_of(viewer), status=403, viewer=viewer,
+                           title_key="forbidden_title", body_key="forbidden_body")
     return None
+
+
+# Form fields that say what a post changed, and hold nothing personal (the privacy form's
+# subject, a reply's text are left out).
+AUDITED_FIELDS = ("kind", "target", "status", "reason")
+# The notices of a post that was refused, though answered with a redirect like a success.
+REFUSED_NOTICES = frozenset({"reason_required", "reply_too_long", "fix_refused", "fix_failed"})
+
+
+@dashboard.after_request
+def _audit(response: Response) -> Response:
+    """Write the audit entry of a post that changed something: its answer is the redirect that
+    follows a post (a refusal re-renders the form with a 4xx, or names a refused notice)."""
+    view = g.get("dashboard_view")
+    if request.method != "POST" or view is None or response.status_code >= 400:
+        return response
+    notice = parse_qs(urlsplit(response.location or "").query).get("notice", [""])[0]
+    if notice in REFUSED_NOTICES:
+        return response
+    detail = {name: request.form[name] for name in AUDITED_FIELDS if request.form.get(name)}
+    path = request.path.removeprefix(dashboard.url_prefix or "")
+    with db().write() as conn:
+        audit.record(conn, actor=view.viewer.grant.actor, interface="dashboard",
+                     action=f"POST {path}", account_id=view.viewer.account_id,
+                     store_id=view.store.id, detail={"page": request.endpoint,
+                                                     "notice": notice or None, **detail})
+    return response
 
 
 dashboard.after_request(protect)
@@ -258,15 +291,13 @@ def parse_period(args: Mapping[str, str], today: date
 def _view(key: str) -> View:
     viewer = current_viewer()
     assert viewer is not None  # before_request sent the others to the login
-    s = t.stores.c
     with db().read() as conn:
+        found = find_store(conn, key, viewer.grant)
         ref = get_store(conn, key, account_id=viewer.account_id)
-        if viewer.store_id is not None and viewer.store_id != ref.id:
-            raise NotFound()
-        row = conn.execute(select(s.name, s.platform).where(s.id == ref.id)).one()
     period, preset, errors = parse_period(request.args, datetime.now(UTC).date())
-    return View(viewer, ref, row.name, row.platform, language_of(viewer), period, preset,
-                errors)
+    g.dashboard_view = View(viewer, ref, found.name, found.platform, language_of(viewer), period,
+                            preset, errors)
+    return g.dashboard_view  # type: ignore[no-any-return]
 
 
 def store_page(rule: str, *, nav: str | None = None, methods: tuple[str, ...] = ("GET",)
@@ -292,13 +323,11 @@ def store_page(rule: str, *, nav: str | None = None, methods: tuple[str, ...] = 
 
 @dashboard.get("/")
 def home() -> Response:
-    """The account's stores; a platform login (one store) goes straight to it."""
+    """The stores of the session's scope; a platform login (one store) goes straight to it."""
     viewer = current_viewer()
     assert viewer is not None
     with db().read() as conn:
-        stores = list_stores(conn, viewer.account_id)
-        if viewer.store_id is not None:
-            stores = [s for s in stores if s.id == viewer.store_id]
+        stores = visible_stores(conn, viewer.grant)
     if len(stores) == 1:
         return no_store(redirect(url_for("dashboard.overview", store=stores[0].key), 303))
     return render_page("stores.html", language_of(viewer), viewer=viewer, stores=stores)

@@ -9,13 +9,14 @@ Both platform modules end in `start_session`, so the platforms stay in their ada
 
 Sessions are rows (`dashboard_sessions`): the cookie holds 32 random bytes, the row their
 sha256, so a stolen database holds no usable cookie and logout or expiry really ends a session.
-A platform login is scoped to its one store (`store_id`); a user sees every store of their
-account. The cookie is HttpOnly, `__Host-` prefixed and Secure on https; SameSite=Lax, except
-for Shopify sessions: the dashboard runs inside the Shopify admin's iframe, a third-party
-context where only a `SameSite=None; Secure; Partitioned` cookie (CHIPS: kept per top-level
-site, so it tracks nothing) is sent. Where even that is blocked, the Shopify module gets a page
-asked for from the admin's iframe a fresh session token (its bounce page); forms still need the
-cookie.
+A platform login is scoped to its one store (`store_id`), as its owner; a user holds the role
+and scope given to them (access.py): an analyst sees pages but changes nothing, and a store out
+of their scope is not found. The cookie is HttpOnly, `__Host-` prefixed and Secure on https;
+SameSite=Lax, except for Shopify sessions: the dashboard runs inside the Shopify admin's iframe,
+a third-party context where only a `SameSite=None; Secure; Partitioned` cookie (CHIPS: kept per
+top-level site, so it tracks nothing) is sent. Where even that is blocked, the Shopify module
+gets a page asked for from the admin's iframe a fresh session token (its bounce page); forms
+still need the cookie.
 
 CSRF: every POST carries `csrf`, an HMAC of the session id (or, on the login form, of a
 pre-login cookie) under a key derived from PARCOURS_SECRET_KEYS for this purpose only; a page
@@ -32,6 +33,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, g, redirect, request, url_for
@@ -39,6 +41,7 @@ from sqlalchemy import delete, insert, select, update
 from werkzeug.wrappers import Response
 
 from parcours import tables as t
+from parcours.access import Grant, grant_from_row
 from parcours.credentials import Vault
 from parcours.dashboard_text import LANGUAGES, pick_language
 from parcours.dashboard_users import check_login
@@ -80,6 +83,11 @@ class Viewer:
     locale: str | None
     email: str | None
     created_at: datetime
+    grant: Grant  # what the session may do, and its name in the audit log
+
+    @property
+    def can_write(self) -> bool:
+        return self.grant.can_write
 
 
 @dataclass(frozen=True)
@@ -177,13 +185,25 @@ def current_viewer() -> Viewer | None:
     return viewer
 
 
+def _grant(row: Any) -> Grant:
+    """A user's role and scope; a platform login is the owner of its one store, named in the
+    audit log by the shop's domain (or the site's)."""
+    if row.user_id is not None:
+        return grant_from_row(row._mapping, actor=f"user:{row.email}", interface="dashboard")
+    return Grant(row.account_id, "owner", frozenset({row.store_key}), frozenset(),
+                 f"{row.via}:{row.store_domain or row.store_key}", "dashboard")
+
+
 def _load(session_id: str) -> Viewer | None:
-    s, u = t.dashboard_sessions.c, t.users.c
+    s, u, store = t.dashboard_sessions.c, t.users.c, t.stores.c
     now = _now()
     with db().read() as conn:
         row = conn.execute(select(s.id, s.account_id, s.user_id, s.store_id, s.via, s.locale,
-                                  s.created_at, s.last_seen_at, s.expires_at, u.email)
+                                  s.created_at, s.last_seen_at, s.expires_at, u.email, u.role,
+                                  u.scope, store.key.label("store_key"),
+                                  store.domain.label("store_domain"))
                            .outerjoin(t.users, u.id == s.user_id)
+                           .outerjoin(t.stores, store.id == s.store_id)
                            .where(s.id == session_id)).first()
     if row is None or row.expires_at <= now or row.via not in LIFETIMES:
         return None
@@ -193,7 +213,7 @@ def _load(session_id: str) -> Viewer | None:
             conn.execute(update(t.dashboard_sessions).where(s.id == session_id).values(
                 last_seen_at=now, expires_at=min(now + idle, row.created_at + absolute)))
     return Viewer(row.id, row.account_id, row.user_id, row.store_id, row.via, row.locale,
-                  row.email, row.created_at)
+                  row.email, row.created_at, _grant(row))
 
 
 def end_session(response: Response) -> None:

@@ -53,6 +53,7 @@ _EN: dict[str, str] = {
     "not_found_title": "Page not found",
     "not_found_body": "This page or store does not exist, or your account cannot see it.",
     "forbidden_title": "Not allowed", "forbidden_body": "Your account cannot do this.",
+    "read_only_note": "Your role is read-only: you can see this page but not change it.",
     "not_allowed_title": "Not allowed", "not_allowed_body": "This page cannot be used this way.",
     "refused_title": "This was not saved",
     "platform_refused_title": "This link does not open the dashboard",
@@ -214,6 +215,8 @@ _FR: dict[str, str] = {
     "not_found_body": "Cette page ou cette boutique n'existe pas, ou votre compte n'y a pas "
                       "accès.",
     "forbidden_title": "Non autorisé", "forbidden_body": "Votre compte ne peut pas faire cela.",
+    "read_only_note": "Votre rôle est en lecture seule : vous voyez cette page sans pouvoir la "
+                      "modifier.",
     "not_allowed_title": "Non autorisé",
     "not_allowed_body": "Cette page ne s'utilise pas ainsi.",
     "refused_title": "Rien n'a été enregistré",

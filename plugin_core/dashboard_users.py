@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -23,7 +24,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import Connection, insert, select, update
 
 from parcours import tables as t
-from parcours.accounts import ensure_account
+from parcours.accounts import ensure_account, scope_value
 from parcours.errors import ValidationError
 
 __all__ = ["LOCK_TIME", "MAX_FAILURES", "MIN_PASSWORD", "User", "add_user", "check_login",
@@ -69,8 +70,11 @@ def _check_password(password: str) -> None:
 
 
 def add_user(conn: Connection, email: str, password: str, *, account: str,
-             locale: str | None = None, now: datetime) -> User:
-    """A new user of `account` (created if needed); ValidationError naming the field."""
+             locale: str | None = None, now: datetime, role: str = "owner",
+             stores: Iterable[str] = (), tags: Iterable[str] = ()) -> User:
+    """A new user of `account` (created if needed), with `role` over its `stores` and tagged
+    stores (every store of the account when neither is given: access.py); ValidationError
+    naming the field."""
     address = normalise_email(email)
     errors: dict[str, list[str]] = {}
     if not _EMAIL.match(address):
@@ -83,9 +87,11 @@ def add_user(conn: Connection, email: str, password: str, *, account: str,
         raise ValidationError("cannot add the user", errors)
     _check_password(password)
     account_id = ensure_account(conn, account)
+    scope = scope_value(conn, account_id, role, stores, tags)
     user_id = conn.execute(insert(t.users).values(
         account_id=account_id, email=address, password_hash=_hasher().hash(password),
-        locale=locale, failed_logins=0, created_at=now).returning(t.users.c.id)).scalar_one()
+        locale=locale, failed_logins=0, created_at=now, role=role, scope=scope,
+    ).returning(t.users.c.id)).scalar_one()
     return User(int(user_id), account_id, address, locale)
 
 

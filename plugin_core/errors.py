@@ -6,6 +6,7 @@
     ├── ValidationError  outside input (event, file, request) is malformed
     ├── NotFoundError    a store, profile or key that does not exist (or is not yours)
     ├── AuthError        missing or wrong credentials
+    ├── Forbidden        known credentials whose role may not do this (an analyst's change)
     └── RateLimited      too many requests for now: `wait` seconds before the next
 """
 
@@ -33,6 +34,11 @@ class NotFoundError(ParcoursError):
 
 class AuthError(ParcoursError):
     """Credentials are missing or wrong."""
+
+
+class Forbidden(ParcoursError):
+    """The caller is known, but its role may not do this (403): a store out of its scope is a
+    NotFoundError instead, so that its existence is not told."""
 
 
 class ValidationError(ParcoursError):

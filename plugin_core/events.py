@@ -67,6 +67,7 @@ IDENTITY_KINDS = (
 
 MAX_PROPERTIES_BYTES = 16 * 1024
 MAX_IDENTITY_LENGTH = 255
+MAX_KEY_LENGTH = 255
 
 
 def email_hash(email: str) -> str:
@@ -185,6 +186,31 @@ def _decimal_string(value: Any) -> bool:
     return number.is_finite() and number >= 0
 
 
+def check_properties(name: str | None, props: Mapping[str, Any]) -> None:
+    """The schema's rules on an event's properties; SchemaError keyed "properties".
+
+    A function of its own so that the SDK (parcours.sdk) applies the server's very rules at
+    each `track()` without paying for a whole schema load.
+    """
+    size = len(json.dumps(props, default=str))
+    if size > MAX_PROPERTIES_BYTES:
+        raise SchemaError(f"{size} bytes, over the {MAX_PROPERTIES_BYTES} limit", "properties")
+    if "total" in props and not _decimal_string(props["total"]):
+        raise SchemaError({"total": ["must be a non-negative decimal"]}, "properties")
+    currency = props.get("currency")
+    if currency is not None and not (
+        isinstance(currency, str) and len(currency) == 3 and currency.isalpha()
+    ):
+        raise SchemaError({"currency": ["must be an ISO 4217 code such as EUR"]}, "properties")
+    for prop, allowed in (("device", DEVICES), ("channel", CHANNELS)):
+        if prop in props and props[prop] not in allowed:
+            raise SchemaError({prop: [f"one of {', '.join(allowed)}"]}, "properties")
+    if "country" in props and country_of(props["country"]) is None:
+        raise SchemaError({"country": ["an ISO 3166-1 alpha-2 code such as FR"]}, "properties")
+    if name == "order_paid" and ("total" not in props or currency is None):
+        raise SchemaError({"total": ["required for order_paid, with currency"]}, "properties")
+
+
 class ResourceSchema(Schema):
     type = fields.Str(required=True, validate=validate.OneOf(["order", "checkout", "cart"]))
     id = fields.Str(required=True, validate=validate.Length(min=1, max=MAX_IDENTITY_LENGTH))
@@ -227,31 +253,11 @@ class EventSchema(Schema):
     properties = fields.Dict(keys=fields.Str(), load_default=dict)
     source = fields.Str(load_default="api", validate=validate.Length(min=1, max=32))
     resource = fields.Nested(ResourceSchema, load_default=None, allow_none=True)
-    key = fields.Str(load_default=None, validate=validate.Length(min=1, max=255))
+    key = fields.Str(load_default=None, validate=validate.Length(min=1, max=MAX_KEY_LENGTH))
 
     @validates_schema
     def _properties(self, data: dict[str, Any], **_: Any) -> None:
-        props = data.get("properties") or {}
-        size = len(json.dumps(props, default=str))
-        if size > MAX_PROPERTIES_BYTES:
-            raise SchemaError(f"{size} bytes, over the {MAX_PROPERTIES_BYTES} limit", "properties")
-        if "total" in props and not _decimal_string(props["total"]):
-            raise SchemaError({"total": ["must be a non-negative decimal"]}, "properties")
-        currency = props.get("currency")
-        if currency is not None and not (
-            isinstance(currency, str) and len(currency) == 3 and currency.isalpha()
-        ):
-            raise SchemaError({"currency": ["must be an ISO 4217 code such as EUR"]}, "properties")
-        for name, allowed in (("device", DEVICES), ("channel", CHANNELS)):
-            if name in props and props[name] not in allowed:
-                raise SchemaError({name: [f"one of {', '.join(allowed)}"]}, "properties")
-        if "country" in props and country_of(props["country"]) is None:
-            raise SchemaError({"country": ["an ISO 3166-1 alpha-2 code such as FR"]},
-                              "properties")
-        if data.get("name") == "order_paid" and ("total" not in props or currency is None):
-            raise SchemaError(
-                {"total": ["required for order_paid, with currency"]}, "properties"
-            )
+        check_properties(data.get("name"), data.get("properties") or {})
 
 
 _SCHEMA = EventSchema(unknown=EXCLUDE)

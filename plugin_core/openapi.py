@@ -46,6 +46,7 @@ TAGS = {
     "privacy": "Customer data requests and redactions (GDPR)",
     "stores": "A store's lifecycle",
     "reviews": "Reviews, moderation, replies, review KPIs, settings and exports",
+    "account": "Every store of the key's scope side by side, and the account's audit log",
     "meta": "This document",
 }
 PATH_PARAMETERS = {
@@ -58,8 +59,10 @@ PATH_PARAMETERS = {
 }
 ERRORS = {
     401: ("Unauthorized", "no API key, or a malformed, unknown or revoked one"),
-    404: ("NotFound", "no such store for this key (another account's store is not found "
-                      "either), or no such record in it"),
+    403: ("Forbidden", "the key's role may not do this: an analyst key changes nothing, only "
+                       "an owner key uninstalls a store"),
+    404: ("NotFound", "no such store for this key (another account's store, or one out of the "
+                      "key's scope, is not found either), or no such record in it"),
     422: ("Unprocessable", "invalid input: `error.fields` names each bad field"),
     429: ("TooManyRequests", "the account's request rate was exceeded: retry after "
                              "`Retry-After` seconds"),

@@ -5,9 +5,10 @@ short. Nothing here is public API; the policies it implements are documented in 
 
 Why it is shaped this way:
 
-- The caller's thread only appends to a deque under a lock: no JSON, no network, no waiting
-  (`track()` must be safe to call inside a request handler). Serialising, validating (in
-  production mode) and sending happen in one daemon thread per client and process.
+- The caller's thread checks and serialises its event (parcours.sdk), then appends it to a
+  deque under a lock: no network, no waiting (`track()` must be safe to call inside a request
+  handler). Cutting batches and sending happen in one daemon thread per client and process,
+  which has nothing left to check: a batch holds only events the server accepts.
 - A batch gets its `webhook-id` once, when it is cut. Every retry of that batch re-signs the
   same id (with a fresh timestamp, as the receiver refuses stamps older than five minutes), so
   the receiver's dedupe on `webhook-id` makes retries exactly-once.
@@ -31,7 +32,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from parcours.errors import ParcoursError, ValidationError
+from parcours.errors import ParcoursError
 from parcours.standard_webhooks import sign
 
 if TYPE_CHECKING:
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("parcours.sdk")
 
 Record = dict[str, Any]
+Queued = tuple[Record, bytes]  # the event, for on_error, and its JSON, for the batch
 ErrorHook = Callable[[Exception, list[Record]], None]
 Timeout = float | tuple[float, float]
 
@@ -120,6 +122,13 @@ class Transport:
 
             session = requests.Session()
             session.headers["User-Agent"] = self.user_agent
+            # The environment's proxy and CA settings (HTTPS_PROXY, REQUESTS_CA_BUNDLE, ...),
+            # read once: requests reads all of os.environ again on every request otherwise,
+            # which holds the GIL away from the app's threads for a while per batch.
+            settings = session.merge_environment_settings(self.endpoint, {}, None, None, None)
+            session.proxies, session.verify = settings["proxies"], settings["verify"]
+            session.cert = settings["cert"]
+            session.trust_env = False
             self._local.session = session
         return session
 
@@ -197,20 +206,18 @@ class Sender:
     """
 
     def __init__(self, transport: Transport, *, flush_at: int, flush_interval: float,
-                 max_batch_bytes: int, max_queue_size: int,
-                 prepare: Callable[[Record], bytes], report: ErrorHook) -> None:
+                 max_batch_bytes: int, max_queue_size: int, report: ErrorHook) -> None:
         self.transport = transport
         self.flush_at = flush_at
         self.flush_interval = flush_interval
         self.max_batch_bytes = max_batch_bytes
         self.max_queue_size = max_queue_size
-        self._prepare = prepare  # validate (production mode) and serialise one record
         self._report = report
         self._fresh()
 
     def _fresh(self) -> None:
         self._cond = threading.Condition(threading.Lock())
-        self._buffer: deque[Record] = deque()
+        self._buffer: deque[Queued] = deque()
         self._pending = 0
         self._flushing = 0  # flush() calls waiting: send what there is without waiting
         self._thread: threading.Thread | None = None
@@ -223,12 +230,12 @@ class Sender:
         self.transport.reset()
 
     # -- the caller's side ---------------------------------------------------------------------
-    def put(self, record: Record) -> bool:
+    def put(self, record: Record, part: bytes) -> bool:
         """Append without blocking; False when the buffer is full (the caller reports it)."""
         with self._cond:
             if self._stop.is_set() or len(self._buffer) >= self.max_queue_size:
                 return False
-            self._buffer.append(record)
+            self._buffer.append((record, part))
             self._pending += 1
             if self._thread is None:
                 self._start()
@@ -261,7 +268,7 @@ class Sender:
         done = self.flush(timeout)
         with self._cond:
             self._stop.set()
-            left = list(self._buffer)
+            left = [record for record, _ in self._buffer]
             self._buffer.clear()
             self._pending -= len(left)
             self._cond.notify_all()
@@ -270,7 +277,7 @@ class Sender:
         return done
 
     # -- the sender thread ---------------------------------------------------------------------
-    def _next_batch(self) -> list[Record] | None:
+    def _next_batch(self) -> list[Queued] | None:
         """Wait for a full batch, the interval, a flush() or shutdown; then cut one."""
         with self._cond:
             while not self._buffer:
@@ -294,13 +301,13 @@ class Sender:
                 self._cond.notify_all()
 
     def _run(self) -> None:
-        while (records := self._next_batch()) is not None:
+        while (batch := self._next_batch()) is not None:
             try:
-                self._deliver(records)
+                self._deliver(batch)
             except Exception as exc:  # the thread must survive anything, a hook included
                 log.exception("parcours SDK sender: unexpected error")
-                self._done(len(records))
-                self._safe_report(exc, records)
+                self._done(len(batch))
+                self._safe_report(exc, [record for record, _ in batch])
 
     def _safe_report(self, exc: Exception, records: list[Record]) -> None:
         try:
@@ -308,28 +315,20 @@ class Sender:
         except Exception:
             log.exception("parcours SDK: the on_error hook raised")
 
-    def _deliver(self, records: list[Record]) -> None:
+    def _deliver(self, batch: list[Queued]) -> None:
         parts: list[bytes] = []
         kept: list[Record] = []
         size = len(batch_body([]))
-        for index, record in enumerate(records):
-            try:
-                part = self._prepare(record)
-            except ValidationError as exc:
-                self._done(1)
-                self._safe_report(exc, [record])
-                continue
+        for index, (record, part) in enumerate(batch):
             if parts and size + len(part) + 1 > self.max_batch_bytes:
                 # Over the byte budget: the rest goes back to the front, in order.
                 with self._cond:
-                    self._buffer.extendleft(reversed(records[index:]))
+                    self._buffer.extendleft(reversed(batch[index:]))
                     self._cond.notify_all()
                 break
             parts.append(part)
             kept.append(record)
             size += len(part) + 1
-        if not parts:
-            return
         try:
             self.transport.send(new_batch_id(), batch_body(parts), self._stop)
         except DeliveryError as exc:
@@ -339,7 +338,10 @@ class Sender:
         self._done(len(kept))
 
 
+# One encoder for every call: json.dumps with options builds a new one each time.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=json_default, ensure_ascii=False)
+
+
 def encode(record: Record) -> bytes:
     """One record as compact JSON bytes (TypeError for values JSON cannot carry)."""
-    return json.dumps(record, separators=(",", ":"), default=json_default,
-                      ensure_ascii=False).encode()
+    return _ENCODER.encode(record).encode()

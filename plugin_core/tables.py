@@ -96,6 +96,13 @@ def _store_fk() -> Column[int]:
                   primary_key=True)
 
 
+def _grant_columns() -> tuple[Column[Any], ...]:
+    """What a user or an API key may do (access.py): its role (owner, admin, analyst) and its
+    scope, null for every store of the account, else {"stores": [keys], "tags": [tags]}."""
+    return (Column("role", String(16), nullable=False, server_default="owner"),
+            Column("scope", JSONType))
+
+
 accounts = Table(
     "accounts", metadata,
     Column("id", Integer, primary_key=True),
@@ -118,6 +125,32 @@ stores = Table(
     Column("uninstalled_at", UTCDateTime),
     Column("delete_after", UTCDateTime),  # the purge job deletes the store's data from then on
     Column("reconciled_until", UTCDateTime),  # the last reconciliation poll covered up to here
+)
+
+# Tags group stores ("eu", "fashion"): agencies' scopes and selectors name them (access.py).
+store_tags = Table(
+    "store_tags", metadata,
+    _store_fk(),
+    Column("tag", String(64), primary_key=True),
+    Index("ix_store_tags_tag", "tag"),
+)
+
+# Every change made through the CLI, the API, the dashboard or a configuration (audit.py): who,
+# when, what. The store's key is kept beside its id, so an entry still says which store once it
+# is removed (the id is then cleared). `detail` never holds a secret nor a shopper's data.
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("account_id", Integer, ForeignKey("accounts.id", ondelete="SET NULL")),
+    Column("store_id", Integer, ForeignKey("stores.id", ondelete="SET NULL")),
+    Column("store", String(64)),
+    Column("actor", String(255), nullable=False),  # user:<email>, key:prc_<prefix> (name), ...
+    Column("interface", String(16), nullable=False),  # cli, api, dashboard, config
+    Column("action", String(200), nullable=False),
+    Column("detail", JSONType, nullable=False),
+    Index("ix_audit_log_account_at", "account_id", "at"),
+    Index("ix_audit_log_store_at", "store_id", "at"),
 )
 
 # Secrets a store's deliveries are signed with, and later its platform tokens: encrypted at rest
@@ -165,6 +198,7 @@ api_keys = Table(
     Column("name", String(200), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
+    *_grant_columns(),
 )
 
 # The dashboard's people who log in with an email and a password (agencies, custom shops);
@@ -180,6 +214,7 @@ users = Table(
     Column("locked_until", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("last_login_at", UTCDateTime),
+    *_grant_columns(),
 )
 
 # Dashboard sessions, server-side so that logout and expiry end them: the cookie holds a random

@@ -3,15 +3,21 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import requests
+
+from parcours.accounts import create_store, get_store
+from parcours.credentials import Vault, generate_key, set_secret
+from parcours.db import Database
 
 COMMAND = [sys.executable, "-m", "parcours.cli"]
 
@@ -68,3 +74,18 @@ def parcours_running(env: dict[str, str], port: int) -> Iterator[str]:
 def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*COMMAND, *args], env=env, capture_output=True, text=True,
                           timeout=120, check=False)
+
+
+def custom_store_env(database_url: str, folder: Path, store: str, secret: str
+                     ) -> tuple[dict[str, str], Database]:
+    """The environment of a server for one custom store `store` (account "acme") whose
+    Standard Webhooks secret is `secret`, created in the database; and that database."""
+    keys = generate_key()
+    db = Database(database_url)
+    with db.write() as conn:
+        create_store(conn, store, account="acme", platform="custom")
+        set_secret(conn, Vault(keys), get_store(conn, store).id, secret)
+    env = {**os.environ, "PARCOURS_DATABASE_URL": database_url,
+           "PARCOURS_INSTANCE_PATH": str(folder / "instance"), "PARCOURS_SECRET_KEYS": keys}
+    env.pop("PARCOURS_REDIS_URL", None)
+    return env, db

@@ -1,5 +1,6 @@
 """The Alembic migrations, on SQLite and PostgreSQL: they build exactly the schema tables.py
-declares, and revision 0005 (insights) goes down and up again without losing journeys."""
+declares, revision 0005 (insights) goes down and up again without losing journeys, and 0008
+(agencies) makes the users and keys made before it owners of every store of their account."""
 
 from __future__ import annotations
 
@@ -77,3 +78,19 @@ def test_reported_masks_revision_merges_rows_that_differ_in_unread_events(
         rows = {(r.events_mask, r.journeys) for r in conn.execute(select(t.journey_rollups))}
     assert rows == {(product, 5), (0, 4)}
     assert REPORTED_MASK & product and not REPORTED_MASK & page
+
+
+def test_agencies_revision_makes_earlier_keys_and_users_owners_of_every_store(
+        db: Database, store: StoreRef) -> None:
+    with db.engine.begin() as conn:
+        command.downgrade(alembic(conn), "0007")
+        assert not {"store_tags", "audit_log"} & set(inspect(conn).get_table_names())
+        account = conn.execute(select(t.stores.c.account_id)).scalar_one()
+        conn.execute(text("INSERT INTO api_keys (account_id, prefix, secret_hash, name, "
+                          "created_at) VALUES (:account, 'abcdef012345', :hash, 'old', "
+                          ":at)"), {"account": account, "hash": "0" * 64, "at": AT})
+        command.upgrade(alembic(conn), "head")
+    assert schema_drift(db) == []
+    with db.read() as conn:
+        row = conn.execute(select(t.api_keys.c.role, t.api_keys.c.scope)).one()
+    assert tuple(row) == ("owner", None)

@@ -19,17 +19,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from parcours import Client, ValidationError
 from parcours import tables as t
-from parcours.accounts import create_store, get_store
-from parcours.credentials import Vault, generate_key, set_secret
 from parcours.db import Database
-from parcours.events import MAX_PROPERTIES_BYTES, email_hash
+from parcours.events import (
+    EVENT_NAMES,
+    IDENTITY_KINDS,
+    MAX_PROPERTIES_BYTES,
+    email_hash,
+    load_event,
+)
 from parcours.inbox import pending_count
-from parcours.sdk import DeliveryError
-from tests.processes import free_port, parcours_running, until
+from parcours.sdk import DeliveryError, check
+from tests.processes import custom_store_env, free_port, parcours_running, until
 
 SECRET = "whsec_" + base64.b64encode(b"s" * 32).decode()
 STORE = "own"
@@ -77,21 +83,9 @@ class Live:
         until("the worker to drain the inbox", lambda: pending_count(self.db) == 0, seconds)
 
 
-def _prepare(database_url: str, folder: Path) -> tuple[dict[str, str], Database]:
-    keys = generate_key()
-    db = Database(database_url)
-    with db.write() as conn:
-        create_store(conn, STORE, account="acme", platform="custom")
-        set_secret(conn, Vault(keys), get_store(conn, STORE).id, SECRET)
-    env = {**os.environ, "PARCOURS_DATABASE_URL": database_url,
-           "PARCOURS_INSTANCE_PATH": str(folder / "instance"), "PARCOURS_SECRET_KEYS": keys}
-    env.pop("PARCOURS_REDIS_URL", None)
-    return env, db
-
-
 @pytest.fixture
 def live(database_url: str, tmp_path: Path) -> Iterator[Live]:
-    env, db = _prepare(database_url, tmp_path)
+    env, db = custom_store_env(database_url, tmp_path, STORE, SECRET)
     try:
         with parcours_running(env, free_port()) as url:
             yield Live(url, db)
@@ -105,7 +99,7 @@ def live_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     folder = tmp_path_factory.mktemp("sdk")
     url = f"sqlite:///{folder / 'parcours.db'}"
     Database(url).upgrade()
-    env, db = _prepare(url, folder)
+    env, db = custom_store_env(url, folder, STORE, SECRET)
     try:
         with parcours_running(env, free_port()) as app:
             yield Live(app, db)
@@ -202,7 +196,7 @@ def test_100k_events_from_threads_and_a_fork_arrive_exactly_once(live: Live) -> 
 # -- the server down, then up ------------------------------------------------------------------
 def test_events_queued_while_the_server_is_down_arrive_once_it_is_up(database_url: str,
                                                                       tmp_path: Path) -> None:
-    env, db = _prepare(database_url, tmp_path)
+    env, db = custom_store_env(database_url, tmp_path, STORE, SECRET)
     port = free_port()
     errors = Errors()
     client = Client(STORE, SECRET, url=f"http://127.0.0.1:{port}", flush_at=50,
@@ -382,6 +376,49 @@ def test_production_mode_drops_bad_events_and_sends_the_rest(live_sqlite: Live) 
     keys = live_sqlite.delivered_keys()
     assert keys["prod-good-1"] == keys["prod-good-2"] == 1
     client.shutdown()
+
+
+# The call-site check skips the schema for events it can vouch for: it must never vouch for one
+# the server's schema refuses, nor refuse one it accepts. The values come from the places the
+# checks look (names, identity kinds and lengths, the properties the schema inspects, keys),
+# mostly valid so that both answers are common.
+_PLAIN = st.text(alphabet="ab-1é", min_size=1, max_size=8)
+_EDGE = st.sampled_from(["", "k" * 256, "x" * 255, email_hash("a@b.c"),
+                         email_hash("a@b.c").upper(), 7])
+_TEXT = st.one_of(_PLAIN, _PLAIN, _PLAIN, _EDGE)
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False),
+                    _TEXT, st.sampled_from(["19.90", "-1", "EUR", "eur", "mobile", "social",
+                                            "FR", "fr", "ZZ", "x" * MAX_PROPERTIES_BYTES]))
+_RECORDS = st.fixed_dictionaries({
+    "name": st.sampled_from([*EVENT_NAMES, "page_view"]),
+    "occurred_at": st.just("2026-11-02T10:09:00+00:00"),
+    "identities": st.dictionaries(st.sampled_from([*IDENTITY_KINDS, "phone"]), _TEXT,
+                                  max_size=2) | st.builds(lambda v: {"anonymous_id": v}, _PLAIN),
+    "properties": st.dictionaries(st.sampled_from(["total", "currency", "device", "channel",
+                                                   "country", "product_id", 1]), _VALUES,
+                                  max_size=4),
+    "source": st.just("sdk"),
+    "key": _TEXT,
+})
+
+
+@given(_RECORDS)
+@settings(max_examples=400, deadline=None)
+def test_the_call_site_check_agrees_with_the_servers_schema(record: dict[str, Any]) -> None:
+    try:
+        load_event(STORE, json.loads(json.dumps(record)) if all(
+            isinstance(prop, str) for prop in record["properties"]) else record)
+        schema_error = None
+    except ValidationError as exc:
+        schema_error = exc
+    try:
+        body = check(STORE, record)
+    except ValidationError as exc:
+        assert schema_error is not None, f"refused what the schema accepts: {exc}"
+        assert exc.errors == schema_error.errors
+    else:
+        assert schema_error is None, f"vouched for what the schema refuses: {schema_error}"
+        assert json.loads(body) == json.loads(json.dumps(record))
 
 
 def test_secrets_stay_out_of_reprs_and_errors() -> None:

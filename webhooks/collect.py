@@ -171,6 +171,22 @@ def collect_events() -> Response:
     return _cors(response, origin)
 
 
+def parse_batch(body: bytes) -> tuple[str, list[Any]]:
+    """The store key and the records of a beacon's body (`{"key", "events"}`), before the
+    records' own schema; ValidationError naming the field. Shared with the shops that collect
+    on their own origin (parcours.flask)."""
+    try:
+        payload = json.loads(body)
+    except ValueError as exc:
+        raise ValidationError("the body is not valid JSON", {"body": [str(exc)]}) from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("key"), str):
+        raise ValidationError("invalid body", {"key": ["the store key is required"]})
+    records = payload.get("events")
+    if not isinstance(records, list) or not 0 < len(records) <= MAX_EVENTS:
+        raise ValidationError("invalid body", {"events": [f"1 to {MAX_EVENTS} events"]})
+    return payload["key"], records
+
+
 def _collect(origin: str | None) -> Response:
     request.max_content_length = MAX_BODY  # a 413 past it, before anything is read
     body = request.get_data(cache=False)
@@ -188,21 +204,13 @@ def _collect(origin: str | None) -> Response:
     wait = limits.per_ip.wait_for(address)
     if wait:
         return _error(429, "too many requests from this address", retry_after=wait)
-    try:
-        payload = json.loads(body)
-    except ValueError as exc:
-        raise ValidationError("the body is not valid JSON", {"body": [str(exc)]}) from None
-    if not isinstance(payload, dict) or not isinstance(payload.get("key"), str):
-        raise ValidationError("invalid body", {"key": ["the store key is required"]})
-    records = payload.get("events")
-    if not isinstance(records, list) or not 0 < len(records) <= MAX_EVENTS:
-        raise ValidationError("invalid body", {"events": [f"1 to {MAX_EVENTS} events"]})
+    key, records = parse_batch(body)
 
     directory: StoreDirectory = current_app.extensions["parcours.store_directory"]
     db: Database = current_app.extensions["parcours.db"]
-    store = directory.any_by_key(payload["key"])
+    store = directory.any_by_key(key)
     if store is None:
-        return _error(404, f"no store {payload['key']!r}")
+        return _error(404, f"no store {key!r}")
     # "null" is the opaque origin of sandboxed senders (Shopify's strict web pixel worker):
     # there is no host to compare, and the store key is public anyway.
     if origin is not None and origin != "null":

@@ -15,6 +15,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import delete
+
+from parcours import tables as t
 from parcours.accounts import save_store_facts, store_facts
 from parcours.adapters.base import StoreAccess
 from parcours.adapters.woocommerce.client import WooClient
@@ -27,7 +30,7 @@ from parcours.adapters.woocommerce.install import (
 from parcours.adapters.woocommerce.keys import client_for
 from parcours.errors import ValidationError
 
-__all__ = ["apply_fix", "apply_setting", "enable_express_pay", "restore_settings"]
+__all__ = ["apply_fix", "apply_setting", "enable_express_pay", "restore_settings", "revert_fix"]
 
 FACT = "changed_settings"
 EXPRESS_LOCATIONS = ["product", "cart", "checkout"]
@@ -104,15 +107,41 @@ def apply_fix(store: StoreAccess, target: str) -> list[str]:
     return done
 
 
-def restore_settings(store: StoreAccess) -> list[str]:
-    """Put back every setting Parcours changed; the endpoints restored. The memory is cleared
-    only for what was restored, so a failure half-way can be retried."""
+def _fix_endpoints(target: str) -> tuple[str, ...]:
+    """The remembered endpoints a fix writes (FACT's keys): the setting, or any gateway."""
+    if target == "guest_checkout":
+        group, option = CHECKOUT_SETTINGS["guest_checkout"]
+        return (f"settings/{group}/{option}",)
+    if target == "express_pay":
+        return ("payment_gateways/",)
+    raise ValidationError("no such fix", {"fix": [
+        "WooCommerce fixes: guest_checkout, express_pay"]})
+
+
+def revert_fix(store: StoreAccess, target: str) -> list[str]:
+    """Put back the settings one fix changed (`PlatformAdapter.revert_fix`), then read the
+    store's facts again; the endpoints restored."""
+    restored = restore_settings(store, _fix_endpoints(target))
+    if restored:
+        client = client_for(store)
+        facts, _ = read_facts(client, client.url)
+        with store.db.write() as conn:
+            save_store_facts(conn, connected_store_id(store), facts, datetime.now(UTC))
+    return restored
+
+
+def restore_settings(store: StoreAccess, prefixes: tuple[str, ...] = ("",)) -> list[str]:
+    """Put back every setting Parcours changed whose endpoint starts with one of `prefixes`
+    (every one by default); the endpoints restored. The memory is cleared only for what was
+    restored, so a failure half-way can be retried."""
     store_id = connected_store_id(store)
     with store.db.read() as conn:
         changed = dict(store_facts(conn, store_id, FACT).get(FACT) or {})
     client = client_for(store)
     restored = []
     for endpoint, previous in sorted(changed.items()):
+        if not endpoint.startswith(prefixes):
+            continue
         if endpoint.startswith("payment_gateways/"):
             client.put(endpoint, {"settings": previous})
         else:
@@ -120,5 +149,9 @@ def restore_settings(store: StoreAccess) -> list[str]:
         restored.append(endpoint)
         del changed[endpoint]
         with store.db.write() as conn:
-            save_store_facts(conn, store_id, {FACT: changed}, datetime.now(UTC))
+            if changed:
+                save_store_facts(conn, store_id, {FACT: changed}, datetime.now(UTC))
+            else:  # nothing left to put back: as if Parcours had never changed anything
+                conn.execute(delete(t.store_facts).where(t.store_facts.c.store_id == store_id,
+                                                         t.store_facts.c.name == FACT))
     return restored

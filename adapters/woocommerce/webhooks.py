@@ -132,6 +132,12 @@ class WooCommerceAdapter(PlatformAdapter):
 
         return apply_fix(store, target)
 
+    def revert_fix(self, store: StoreAccess, target: str) -> list[str]:
+        """Put the setting back from the value remembered when the fix first changed it."""
+        from parcours.adapters.woocommerce.settings import revert_fix
+
+        return revert_fix(store, target)
+
     def publish_review(self, store: StoreAccess, review: PublishedReview) -> str | None:
         """A WooCommerce product review, created once; its comment id."""
         from parcours.adapters.woocommerce.reviews import publish

@@ -120,11 +120,17 @@ def create_fake_app(store: FakeWooStore) -> Flask:
     @app.before_request
     def injected_fault() -> Any:
         """`store.fail_next`: the next REST calls answer these statuses (a host's 429 with
-        Retry-After: 1, or a 5xx page), as a busy or broken host does before WordPress runs."""
+        Retry-After: 1, or a 5xx page), as a busy or broken host does before WordPress runs;
+        `store.fail_on`: the next calls to one endpoint answer these WP_Errors."""
         if not request.path.startswith("/wp-json/wc/v3/"):
             return None
+        endpoint = f"{request.method} {request.path.removeprefix('/wp-json/wc/v3/')}"
         with store.lock:
+            store.calls.append(endpoint)
             status = store.fail_next.pop(0) if store.fail_next else None
+            refusal = store.fail_on[endpoint].pop(0) if store.fail_on.get(endpoint) else None
+        if refusal is not None:
+            return refusal.response()
         if status is None:
             return None
         headers = {"Retry-After": "1"} if status == 429 else {}

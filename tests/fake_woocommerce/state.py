@@ -124,6 +124,10 @@ class FakeWooStore:
     auth_callbacks: list[dict[str, Any]] = field(default_factory=list)  # wc-auth key posts
     drop_next: int = 0  # the next N deliveries fail as if the network dropped them
     fail_next: list[int] = field(default_factory=list)  # statuses of the next REST calls
+    # "METHOD endpoint" (e.g. "PUT payment_gateways/stripe") -> WP_Errors its next calls
+    # answer, as a plugin hooked on rest_pre_dispatch refuses a change before WooCommerce acts
+    fail_on: dict[str, list[Any]] = field(default_factory=dict)
+    calls: list[str] = field(default_factory=list)  # "METHOD endpoint" of every REST call
     app_network: dict[str, str] = field(default_factory=dict)  # public origin -> local origin
     auto_approve: bool = True  # wc-auth: the merchant approves unless `approve=0`
     admin_user_id: int = 1  # the merchant's WordPress user, owner of approved keys

@@ -6,7 +6,8 @@
  * Shopper id: an anonymous random id in a first-party cookie (prc_id, a year), stored only
  * with consent when the store asks for it (config.consent_required; window.ParcoursConsent =
  * true, or Parcours.consent(true), grants it); until then it lives for the page only.
- * Beacon: events are queued, sent in batches to {origin}/collect with sendBeacon (fetch
+ * Beacon: events are queued, sent in batches to {origin}/collect (or config.collect: a shop's
+ * own route, parcours.flask) with sendBeacon (fetch
  * keepalive as fallback), and kept in localStorage when sending fails, to go with the next page.
  * Page views carry the path, the referrer without its query and the utm_source/utm_medium of
  * the address: /collect derives the shopper's channel from them (docs/events.md, "Segments").
@@ -54,7 +55,7 @@
   }
 
   function send(events) {
-    var body = JSON.stringify({ key: config.store, events: events }), url = config.origin + "/collect";
+    var body = JSON.stringify({ key: config.store, events: events }), url = config.collect || config.origin + "/collect";
     var keep = function () { store(QUEUE, JSON.stringify(pending().concat(events).slice(-MAX))); cookie(QUEUE, 1, 2592000); };
     if (!navigator.onLine) return keep();
     try {
