@@ -51,8 +51,13 @@ BACKENDS = ("sqlite", "postgres")
 ROUNDS = 4  # slices per phase, alternating between the real and the bare server
 
 
-def order_body(number: int) -> bytes:
-    """An orders/create payload shaped like Shopify's (ids and totals vary by `number`)."""
+def shopify_order(number: int, *, financial_status: str = "paid",
+                  created_at: str = "2026-11-20T12:00:00-05:00",
+                  updated_at: str = "2026-11-20T12:00:05-05:00", token: str | None = None,
+                  checkout_token: str | None = None, fulfillment_status: str | None = None,
+                  fulfillments: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """An order shaped like Shopify's (ids, email and customer vary by `number`; tokens are
+    random unless given). `parcours bench scaleout` moves it through its lifecycle."""
     items = [{"id": 866550311766439000 + i, "product_id": 632910392 + i, "variant_id": 808950810,
               "title": f"IPod Nano - {i}GB", "quantity": 1 + i % 2, "price": "199.00",
               "sku": f"IPOD2008{i}", "vendor": "Apple", "taxable": True,
@@ -61,31 +66,44 @@ def order_body(number: int) -> bytes:
     address = {"first_name": "Bob", "last_name": "Norman", "address1": "Chestnut Street 92",
                "city": "Louisville", "zip": "40202", "province": "Kentucky",
                "country": "United States", "phone": "+1(502)-459-2181"}
-    order = {"id": 820982911946154500 + number, "email": f"shopper{number}@example.com",
-             "created_at": "2026-11-20T12:00:00-05:00", "updated_at": "2026-11-20T12:00:05-05:00",
-             "processed_at": "2026-11-20T12:00:00-05:00", "currency": "USD",
-             "total_price": "598.94", "subtotal_price": "597.00", "total_tax": "11.94",
-             "financial_status": "paid", "fulfillment_status": None, "name": f"#{1000 + number}",
-             "order_number": 1000 + number, "token": uuid.uuid4().hex, "cart_token": None,
-             "checkout_token": uuid.uuid4().hex, "payment_gateway_names": ["bogus"],
-             "line_items": items, "billing_address": address, "shipping_address": address,
-             "customer": {"id": 115310627314723950 + number, "first_name": "Bob",
-                          "email": f"shopper{number}@example.com", "last_name": "Norman"},
-             "shipping_lines": [{"id": 1, "title": "Generic Shipping", "price": "10.00"}],
-             "discount_codes": [], "note": None, "tags": "", "test": False}
-    return json.dumps(order).encode()
+    return {"id": 820982911946154500 + number, "email": f"shopper{number}@example.com",
+            "created_at": created_at, "updated_at": updated_at, "processed_at": created_at,
+            "currency": "USD", "total_price": "598.94", "subtotal_price": "597.00",
+            "total_tax": "11.94", "financial_status": financial_status,
+            "fulfillment_status": fulfillment_status, "fulfillments": list(fulfillments),
+            "name": f"#{1000 + number}", "order_number": 1000 + number,
+            "token": token or uuid.uuid4().hex, "cart_token": None,
+            "checkout_token": checkout_token or uuid.uuid4().hex,
+            "payment_gateway_names": ["bogus"], "line_items": items,
+            "billing_address": address, "shipping_address": address,
+            "customer": {"id": 115310627314723950 + number, "first_name": "Bob",
+                         "email": f"shopper{number}@example.com", "last_name": "Norman"},
+            "shipping_lines": [{"id": 1, "title": "Generic Shipping", "price": "10.00"}],
+            "discount_codes": [], "note": None, "tags": "", "test": False}
+
+
+def order_body(number: int) -> bytes:
+    """An orders/create payload shaped like Shopify's (ids and totals vary by `number`)."""
+    return json.dumps(shopify_order(number)).encode()
+
+
+def shopify_headers(topic: str, body: bytes, secret: str, shop: str, webhook_id: str,
+                    triggered_at: str = "2026-11-20T17:00:05Z") -> dict[str, str]:
+    """The headers Shopify sends with a delivery of `body`, signed with the app's `secret`."""
+    digest = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    return {"Content-Type": "application/json", "X-Shopify-Topic": topic,
+            "X-Shopify-Hmac-Sha256": digest, "X-Shopify-Shop-Domain": shop,
+            "X-Shopify-Webhook-Id": webhook_id, "X-Shopify-Event-Id": str(uuid.uuid4()),
+            "X-Shopify-API-Version": "2026-07", "X-Shopify-Triggered-At": triggered_at}
 
 
 def _signed_request(number: int) -> tuple[bytes, str]:
     body = order_body(number)
-    digest = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
     webhook_id = str(uuid.uuid4())
-    head = (f"POST /webhooks/shopify HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-            f"X-Shopify-Topic: orders/create\r\nX-Shopify-Hmac-Sha256: {digest}\r\n"
-            f"X-Shopify-Shop-Domain: {SHOP}\r\nX-Shopify-Webhook-Id: {webhook_id}\r\n"
-            f"X-Shopify-Event-Id: {uuid.uuid4()}\r\nX-Shopify-API-Version: 2026-07\r\n"
-            f"X-Shopify-Triggered-At: 2026-11-20T17:00:05Z\r\nConnection: close\r\n\r\n")
+    headers = shopify_headers("orders/create", body, SECRET, SHOP, webhook_id)
+    lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    head = (f"POST /webhooks/shopify HTTP/1.1\r\nHost: 127.0.0.1\r\n{lines}"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n")
     return head.encode() + body, webhook_id
 
 
@@ -185,7 +203,7 @@ def drive(port: int, mode: str, value: float, seconds: float) -> dict[str, Any]:
     return result
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -209,7 +227,8 @@ def _serve(kind: str, port: int, env: dict[str, str], workers: int) -> subproces
     raise RuntimeError(f"the {kind} server did not start")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server gracefully (gunicorn finishes its requests), killing it past 20 s."""
     process.terminate()
     try:
         process.wait(timeout=20)
@@ -281,13 +300,13 @@ def run(seconds: float = 5.0, concurrencies: Sequence[int] = (1, 4, 16), rate: f
                    "PARCOURS_INSTANCE_PATH": str(Path(folder, "instance")),
                    "PARCOURS_SHOPIFY_API_SECRET": SECRET}
             env.pop("PARCOURS_REDIS_URL", None)
-            ports = {"real": _free_port(), "bare": _free_port()}
+            ports = {"real": free_port(), "bare": free_port()}
             servers = [_serve(kind, port, env, workers) for kind, port in ports.items()]
             try:
                 measured, acked = _phases(ports, concurrencies, seconds, rate)
             finally:
                 for server in servers:
-                    _stop(server)
+                    stop(server)
             measured["lost"] = _lost(url, acked)
             report["backends"][backend] = measured
     return report

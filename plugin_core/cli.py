@@ -16,6 +16,7 @@ from parcours import reports
 from parcours.access import select_stores
 from parcours.accounts import create_store, get_store, remove_store
 from parcours.adapters.base import StoreAccess, adapter_for, adapters
+from parcours.bench.scaleout import scaleout as bench_scaleout
 from parcours.cli_access import COMMANDS as ACCESS_COMMANDS
 from parcours.cli_access import SELECTOR_HELP, STORE_COMMANDS, audit_commands, period_of
 from parcours.cli_config import config
@@ -242,6 +243,9 @@ def bench() -> None:
     """Benchmarks (print JSON)."""
 
 
+bench.add_command(bench_scaleout)  # defined with its options in bench/scaleout.py
+
+
 @bench.command("engine")
 @click.option("--events", "count", default=100_000, show_default=True, type=int)
 @click.option("--batch", default=2_000, show_default=True, type=int)
@@ -270,6 +274,50 @@ def bench_ingest(seconds: float, concurrencies: tuple[int, ...], rate: float,
     from parcours.bench.ingest import run
 
     echo_json(run(seconds=seconds, concurrencies=concurrencies, rate=rate, backends=backends))
+
+
+@bench.command("load")
+@click.option("--minutes", default=10.0, show_default=True, type=click.FloatRange(min=0.1))
+@click.option("--users", default=20, show_default=True, type=click.IntRange(min=3),
+              help="simulated clients (webhook senders, storefronts, dashboard readers)")
+@click.option("--rate", default=20.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="requests/s of all clients together")
+@click.option("--backend", default="sqlite", show_default=True,
+              type=click.Choice(["sqlite", "postgres"]), help="postgres: with Redis")
+@click.option("--database-url", default=None,
+              help="PostgreSQL (default: PARCOURS_BENCH_DATABASE_URL, else "
+                   "postgresql://postgres@127.0.0.1:5432/parcours_load); created, emptied")
+@click.option("--redis-url", default=None,
+              help="with postgres (default: PARCOURS_BENCH_REDIS_URL, else "
+                   "redis://127.0.0.1:6379/0)")
+@click.option("--server-workers", default=2, show_default=True, type=click.IntRange(min=1),
+              help="gunicorn processes")
+@click.option("--json", "as_json", is_flag=True, help="JSON output (the only format)")
+def bench_load(minutes: float, users: int, rate: float, backend: str, database_url: str | None,
+               redis_url: str | None, server_workers: int, as_json: bool) -> None:
+    """Webhooks, /collect beacons and dashboard reads together at a constant rate: latency,
+    errors, inbox backlog and memory of each process over time."""
+    from parcours.bench.load import run
+
+    echo_json(run(minutes=minutes, users=users, rate=rate, backend=backend,
+                  database_url=database_url, redis_url=redis_url,
+                  server_workers=server_workers))
+
+
+@bench.command("faults")
+@click.option("--scenario", "names", multiple=True, help="one of bench/faults.py's SCENARIOS "
+              "(repeatable; default: all)")
+@click.option("--json", "as_json", is_flag=True, help="JSON output (the only format)")
+def bench_faults(names: tuple[str, ...], as_json: bool) -> None:
+    """Deliveries acked, lost and doubled, and recovery time, when processes, PostgreSQL,
+    Redis, the disk or the clocks fail under load (private PostgreSQL and Redis)."""
+    from parcours.bench.faults import SCENARIOS, run
+
+    unknown = sorted(set(names) - set(SCENARIOS))
+    if unknown:
+        raise click.BadParameter(f"{', '.join(unknown)}: not one of {', '.join(SCENARIOS)}",
+                                 param_hint="--scenario")
+    echo_json(run(list(names)))
 
 
 @bench.command("reports")

@@ -70,6 +70,32 @@ MAX_IDENTITY_LENGTH = 255
 MAX_KEY_LENGTH = 255
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unstorable_text(value: Any, path: str = "") -> str | None:
+    """The path (dotted) of the first key or text of a JSON value that no database takes: the
+    NUL character (PostgreSQL text and jsonb refuse it) or a lone surrogate (JSON's "\\ud800"
+    parses to one, and it has no UTF-8). None when everything can be stored. Checked on outside
+    input before it is recorded: one such value would otherwise fail its whole batch."""
+    if isinstance(value, str):
+        return path or "_schema" if _UNSTORABLE.search(value) else None
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and _UNSTORABLE.search(key):
+                return path or "_schema"
+            found = unstorable_text(item, where)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = unstorable_text(item, f"{path}.{index}" if path else str(index))
+            if found:
+                return found
+    return None
+
+
 def email_hash(email: str) -> str:
     """Stable pseudonymous key for an email: sha256 of the trimmed, lower-cased address."""
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()
@@ -295,6 +321,10 @@ def load_event(store: str, record: Any, *, strict: bool = True) -> JourneyEvent:
     schema = _STRICT_SCHEMA if strict else _SCHEMA
     if not isinstance(record, Mapping):
         raise ValidationError("invalid event", {"_schema": ["an event must be a JSON object"]})
+    where = unstorable_text(record)
+    if where:
+        raise ValidationError("invalid event", {where: [
+            "text may not hold the NUL character or a lone surrogate"]})
     try:
         data = schema.load(record)
     except SchemaError as exc:

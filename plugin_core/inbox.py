@@ -31,7 +31,7 @@ from parcours.actions import apply_actions
 from parcours.adapters.base import Action, Normalized, StorefrontFact, adapter_for
 from parcours.db import Database
 from parcours.errors import NotFoundError, ParcoursError, ValidationError
-from parcours.events import JourneyEvent
+from parcours.events import JourneyEvent, unstorable_text
 from parcours.recorder import StoreRef, record
 from parcours.review_requests import schedule as schedule_reviews
 from parcours.segments import with_segments
@@ -39,6 +39,11 @@ from parcours.segments import with_segments
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+_STORE_CANDIDATES = 200  # stores looked at per claim (oldest due rows first)
+# New and replayed rows are due this long before their receipt: workers on other machines may
+# run minutes behind the receiving server (the signatures' window tolerates five), and a row
+# due "in the future" by their clock would wait that long for its first claim.
+CLOCK_SKEW = timedelta(minutes=5)
 STATUSES = ("pending", "done", "failed", "ping")
 # Storefront batches (`POST /collect`) keep their request's User-Agent under this header name:
 # their events' segments are derived from it here, where they are normalized.
@@ -53,7 +58,8 @@ def receive(conn: Connection, *, store_id: int | None, source: str, topic: str,
     moment = now or datetime.now(UTC)
     row = {"store_id": store_id, "source": source, "topic": topic,
            "delivery_key": delivery_key, "headers": dict(headers or {}), "body": body,
-           "received_at": moment, "status": status, "attempts": 0, "next_attempt_at": moment}
+           "received_at": moment, "status": status, "attempts": 0,
+           "next_attempt_at": moment - CLOCK_SKEW}
     return conn.execute(_insert_once(conn.dialect.name), row).first() is not None
 
 
@@ -94,6 +100,10 @@ def normalize_body(source: str, store_key: str, topic: str, body: bytes) -> Norm
         payload = json.loads(body)
     except ValueError as exc:
         raise ValidationError("the body is not valid JSON", {"body": [str(exc)]}) from None
+    where = unstorable_text(payload)
+    if where:
+        raise ValidationError("the body holds text no database can store", {where: [
+            "the NUL character or a lone surrogate"]})
     return adapter_for(source).normalize(store_key, topic, payload)
 
 
@@ -128,6 +138,30 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(2**attempts * 5, 3600))
 
 
+def _free_stores(conn: Connection, limit: int, now: datetime) -> list[int]:
+    """PostgreSQL: stores with due rows (oldest first) whose lock this transaction could take
+    without waiting, enough of them for `limit` rows; 0 stands for rows of no known store.
+
+    Each store's profiles have one writer at a time (its advisory lock). When every batch took
+    the oldest rows of every store, workers queued on each other's locks and a third worker
+    added nothing (bench scaleout: 5 of 6 busy sessions waiting); a worker now takes the
+    stores no other worker is recording, and the others get the rest."""
+    c = t.inbox.c
+    store = func.coalesce(c.store_id, 0)
+    due = (select(store.label("store"), func.count().label("rows"))
+           .where(c.status == "pending", c.next_attempt_at <= now)
+           .group_by(store).order_by(func.min(c.id)).limit(_STORE_CANDIDATES))
+    free, rows = [], 0
+    for candidate in conn.execute(due):
+        if conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
+                        {"k": candidate.store}).scalar():
+            free.append(int(candidate.store))
+            rows += int(candidate.rows)
+            if rows >= limit:
+                break
+    return free
+
+
 def _claim(conn: Connection, limit: int, now: datetime) -> list[_Row]:
     c = t.inbox.c
     query = (select(c.id, c.store_id, c.source, c.topic, c.headers, c.body, c.attempts,
@@ -135,7 +169,11 @@ def _claim(conn: Connection, limit: int, now: datetime) -> list[_Row]:
              .where(c.status == "pending", c.next_attempt_at <= now)
              .order_by(c.id).limit(limit))
     if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+        free = _free_stores(conn, limit, now)
+        if not free:
+            return []
+        query = query.where(func.coalesce(c.store_id, 0).in_(free)).with_for_update(
+            skip_locked=True)
     return [_Row(r.id, r.store_id, r.source, r.topic, dict(r.headers), bytes(r.body), r.attempts,
                  r.received_at) for r in conn.execute(query)]
 
@@ -157,7 +195,8 @@ def process_pending(db: Database, limit: int = 200, now: datetime | None = None,
             for row in _resolve_stores(conn, claimed, moment, result):
                 by_store[row.store_id or 0].append(row)
             for store_id in sorted(by_store):
-                if conn.dialect.name == "postgresql":  # one writer per store's profiles
+                if conn.dialect.name == "postgresql":  # one writer per store's profiles (held
+                    # already for the claimed stores; a row resolved to a store now waits)
                     conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": store_id})
                 _process_store(conn, store_id, by_store[store_id], moment, result,
                                uninstall_retention)
@@ -329,4 +368,5 @@ def replay(conn: Connection, *, ids: Sequence[int] = (), failed: bool = False,
         query = query.where(i.store_id == get_store(conn, store).id)
     moment = now or datetime.now(UTC)
     return conn.execute(query.values(status="pending", attempts=0, error=None,
-                                     next_attempt_at=moment, processed_at=None)).rowcount
+                                     next_attempt_at=moment - CLOCK_SKEW,
+                                     processed_at=None)).rowcount

@@ -6,6 +6,7 @@ and a periodic sweep drains whatever a lost message or a killed worker left pend
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -36,9 +37,11 @@ class Jobs:
 
     def __init__(self, app: Flask | None = None) -> None:
         self.huey: Huey | None = None
-        self._wake_lock = threading.Lock()
-        self._last_wake = -WAKE_INTERVAL
-        self._timer: threading.Timer | None = None
+        # wake(): wakes asked and wakes covered by an enqueue, and the thread that enqueues
+        self._wakes = threading.Condition()
+        self._asked = self._sent = 0
+        self._waker: threading.Thread | None = None
+        self._queue_down = False  # the last enqueue failed (logged once per outage)
         self._review_config_error = ""  # the last one logged
         if app is not None:
             self.init_app(app)
@@ -48,7 +51,13 @@ class Jobs:
         vault: Vault = app.extensions["parcours.vault"]
         redis_url = app.config.get("REDIS_URL")
         if redis_url:
-            huey: Huey = RedisHuey("parcours", url=str(redis_url))
+            # Timeouts: an unreachable Redis (no answer, not refused) would otherwise hold a
+            # connection for minutes. The socket one outlasts the consumer's 1 s blocking read.
+            from redis import ConnectionPool
+
+            pool = ConnectionPool.from_url(str(redis_url), socket_timeout=5,
+                                           socket_connect_timeout=5)
+            huey: Huey = RedisHuey("parcours", connection_pool=pool)
         else:
             Path(app.instance_path).mkdir(parents=True, exist_ok=True)
             huey = SqliteHuey("parcours", filename=str(Path(app.instance_path, "huey.db")))
@@ -122,36 +131,58 @@ class Jobs:
         app.extensions["parcours.reviews.publish"] = publish_now
 
     def wake(self) -> None:
-        """Ask a worker to drain the inbox, at most once per `WAKE_INTERVAL` per process.
+        """Ask a worker to drain the inbox, without ever waiting for the queue.
 
-        Under load, one drain task per delivery would cost every ack a queue write while one
-        drain already takes every due row. So a wake inside the interval after the last one
-        only arms a timer that wakes at the interval's end: a row committed before `wake()` is
-        always followed by a wake-up within WAKE_INTERVAL. Never fails the caller: the periodic
-        sweep catches up whatever a lost message misses.
+        The ack path calls this after its commit: a frozen or unreachable Redis must not hold
+        the acknowledgement (the platform gives up after seconds and resends), so the enqueue
+        runs on one background thread per process, at most once per `WAKE_INTERVAL`: under
+        load one drain takes every due row, so one queue write per delivery would be waste. A
+        row committed before `wake()` is followed by a wake-up within WAKE_INTERVAL once the
+        queue answers; a pending wake-up is still sent when the process exits (a CLI command),
+        for up to a second. Never fails the caller: the periodic sweep catches up whatever a
+        lost message misses. With JOBS_IMMEDIATE (tests) the drain runs in the caller.
         """
-        with self._wake_lock:
-            since = time.monotonic() - self._last_wake
-            if since < WAKE_INTERVAL:
-                if self._timer is None:
-                    self._timer = threading.Timer(WAKE_INTERVAL - since, self._wake_now)
-                    self._timer.daemon = True
-                    self._timer.start()
-                return
-            self._last_wake = time.monotonic()
-        self._enqueue()
+        assert self.huey is not None
+        if self.huey.immediate:
+            self._enqueue()
+            return
+        with self._wakes:
+            self._asked += 1
+            self._wakes.notify()
+            if self._waker is None or not self._waker.is_alive():  # first use, or a fork
+                self._waker = threading.Thread(target=self._wake_loop, name="parcours-wake",
+                                               daemon=True)
+                self._waker.start()
+                atexit.register(self.flush_wakes, 1.0)
 
-    def _wake_now(self) -> None:
-        with self._wake_lock:
-            self._timer = None
-            self._last_wake = time.monotonic()
-        self._enqueue()
+    def _wake_loop(self) -> None:
+        while True:
+            with self._wakes:
+                self._wakes.wait_for(lambda: self._sent < self._asked)
+                asked = self._asked
+            self._enqueue()
+            with self._wakes:
+                self._sent = asked
+                self._wakes.notify_all()
+            time.sleep(WAKE_INTERVAL)
+
+    def flush_wakes(self, timeout: float) -> bool:
+        """Wait until every wake asked so far is enqueued (or tried); False on timeout."""
+        with self._wakes:
+            return self._wakes.wait_for(lambda: self._sent >= self._asked, timeout)
 
     def _enqueue(self) -> None:
         try:
             self.drain_inbox()
-        except Exception:
-            log.exception("could not enqueue the inbox drain; the periodic sweep will")
+        except Exception as exc:
+            if not self._queue_down:  # once per outage, not once per delivery
+                log.error("cannot reach the job queue (%s: %s): deliveries are still stored "
+                          "and acknowledged; workers will catch up", type(exc).__name__, exc)
+            self._queue_down = True
+            return
+        if self._queue_down:
+            log.warning("the job queue answers again")
+        self._queue_down = False
 
     def check(self) -> None:
         """Fail clearly when the queue's backend cannot be reached."""

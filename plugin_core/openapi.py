@@ -63,6 +63,8 @@ ERRORS = {
                        "an owner key uninstalls a store"),
     404: ("NotFound", "no such store for this key (another account's store, or one out of the "
                       "key's scope, is not found either), or no such record in it"),
+    413: ("ContentTooLarge", "the body is over the server's limit "
+                             "(`PARCOURS_MAX_CONTENT_LENGTH`, 5 MiB by default)"),
     422: ("Unprocessable", "invalid input: `error.fields` names each bad field"),
     429: ("TooManyRequests", "the account's request rate was exceeded: retry after "
                              "`Retry-After` seconds"),
@@ -107,6 +109,7 @@ class Operation:
         statuses |= set() if self.public else {401, 429}
         statuses |= {404} if path_parameters else set()
         statuses |= {422} if self.query is not None or self.body is not None else set()
+        statuses |= {413} if self.body is not None else set()
         for status in sorted(statuses):
             out["responses"][str(status)] = ERRORS[status][0]
         return out

@@ -71,7 +71,10 @@ def stages(conn: Connection, store: StoreRef, period: Period) -> dict[str, Any]:
     query = (select(er.c.day, er.c.stage, func.sum(er.c.events))
              .where(er.c.store_id == store.id, er.c.stage >= 0,
                     er.c.day.between(period.start, period.end))
-             .group_by(er.c.day, er.c.stage).order_by(er.c.day))
+             .group_by(er.c.day, er.c.stage).order_by(er.c.day)
+             # A fact reported earlier moves a day's count down to a zero row: none is shown,
+             # or the report would depend on the order deliveries arrived in.
+             .having(func.sum(er.c.events) != 0))
     for day, stage, events in conn.execute(query):
         by_day[day.isoformat()][Stage(stage).label] = int(events)
     flows = metrics.flows(journey_rows(conn, store, period))

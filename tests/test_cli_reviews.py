@@ -114,7 +114,9 @@ def test_postpone_and_the_list_of_requests(env: dict[str, str], db: Database) ->
 
 def test_import_moderate_reply_export_and_kpis(env: dict[str, str], db: Database,
                                                tmp_path: Path) -> None:
-    day = NOW.date().isoformat()
+    # Two reviews written in the last hour (never "in the future", whatever the time of day).
+    first, second = NOW - timedelta(minutes=50), NOW - timedelta(minutes=40)
+    day = first.date().isoformat()
     bad = tmp_path / "bad.csv"
     bad.write_text("product_id,rating,body,created_at\n42,5,Good,2025-01-01T00:00:00Z\n"
                    "42,0,Bad,2025-01-01T00:00:00Z\n")
@@ -125,8 +127,8 @@ def test_import_moderate_reply_export_and_kpis(env: dict[str, str], db: Database
 
     good = tmp_path / "reviews.csv"
     good.write_text("product_id,rating,body,created_at,author\n"
-                    f"42,1,<i>Broken</i>,{day}T08:00:00+00:00,Ann\n"
-                    f"42,5,Great,{day}T09:00:00+00:00,Bob\n")
+                    f"42,1,<i>Broken</i>,{first.isoformat()},Ann\n"
+                    f"42,5,Great,{second.isoformat()},Bob\n")
     done = parcours(env, "reviews", "import", "shop", str(good))
     assert done.returncode == 0, done.stderr
     assert "2 review(s) imported, 0 already there" in done.stdout

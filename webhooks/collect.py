@@ -124,6 +124,15 @@ def _hosts(db: Database, store: KnownStore) -> set[str]:
         return store_hosts(conn, store.id)
 
 
+def _origin_host(origin: str) -> str:
+    """The lower-cased host of an Origin header; "" for one that is not a URL ("http://[" makes
+    urlsplit raise), which then matches no store host."""
+    try:
+        return (urlsplit(origin).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
 def _cors(response: Response, origin: str | None) -> Response:
     if origin:
         response.headers["Access-Control-Allow-Origin"] = origin
@@ -215,7 +224,7 @@ def _collect(origin: str | None) -> Response:
     # there is no host to compare, and the store key is public anyway.
     if origin is not None and origin != "null":
         allowed = _hosts(db, store)
-        if allowed and (urlsplit(origin).hostname or "").lower() not in allowed:
+        if allowed and _origin_host(origin) not in allowed:
             # 403, not 401: the caller is known (the key is public), and no credential would
             # change the answer.
             return _error(403, f"origin {origin!r} is not one of the store's")

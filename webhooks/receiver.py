@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, jsonify, request
+from sqlalchemy.exc import DBAPIError
 
 from parcours.adapters.base import PlatformAdapter, adapter_for, app_secrets, lower_headers
 from parcours.db import Database
@@ -94,3 +95,21 @@ def receive_webhook(platform: str, store_key: str | None = None) -> Any:
     if new:
         current_app.extensions["parcours.jobs"].wake()
     return _STORED if new else _DUPLICATE
+
+
+@webhooks.errorhandler(DBAPIError)
+def not_stored(exc: DBAPIError) -> Any:
+    """The database could not store the delivery (down, read-only, disk full): refuse the ack.
+
+    A 503 makes the platform (or the beacon, on `/collect`, which registers this handler too)
+    send it again later, so nothing is lost; a 200 would drop it.
+    The log names the database's reason in one line; the answer names none of it (it goes
+    to whoever called, and may not learn about this server's storage).
+    """
+    reason = (str(exc.orig).strip().splitlines() or [type(exc).__name__])[0]
+    log.error("delivery to %s not stored, answered 503 for a retry: %s", request.path, reason)
+    message = "the delivery could not be stored; send it again later"
+    return jsonify(error={"message": message}), 503, {"Retry-After": "30"}
+
+
+collect.register_error_handler(DBAPIError, not_stored)  # a beacon batch is a delivery too

@@ -57,7 +57,8 @@ class CustomAdapter(PlatformAdapter):
         if not (msg_id and stamp and header):
             return Verification(False, "missing webhook-id, webhook-timestamp or "
                                        "webhook-signature header")
-        if not stamp.isdigit():
+        # isdigit() alone admits "²" or "١٢٣", which int() refuses or reads as another number.
+        if not (stamp.isascii() and stamp.isdigit()):
             return Verification(False, "webhook-timestamp is not Unix seconds")
         if abs((time.time() if now is None else now) - int(stamp)) > TOLERANCE_SECONDS:
             return Verification(False, "webhook-timestamp is more than 5 minutes away")

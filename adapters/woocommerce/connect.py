@@ -142,7 +142,11 @@ def _plugin_page(url: str) -> tuple[str, str]:
     Connect click it made."""
     back = request.args.get("return_url") or f"{url}/wp-admin/admin.php?page=parcours"
     site, target = urlsplit(url), urlsplit(back)
-    if (target.scheme, target.hostname, target.port) != (site.scheme, site.hostname, site.port):
+    # A user part or a backslash is where parsers disagree: "https://evil.example\\@shop/" is
+    # the shop to urlsplit and evil.example to a browser, which reads "\\" as "/".
+    if (target.scheme, target.hostname, target.port) != (site.scheme, site.hostname, site.port) \
+            or target.username is not None or "\\" in back \
+            or any(ord(c) < 33 for c in back):
         raise ValidationError("invalid connection request", {
             "return_url": ["must be on the store's own site"]})
     state = request.args.get("state", "")

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, request
 from werkzeug.serving import make_server
 
 API_KEY = "fake-api-key-0123456789abcdef"
@@ -61,6 +61,9 @@ class FakeShop:
     clock: Callable[[], float] = time.monotonic  # the bucket's clock (tests inject their own)
     fail_next: list[int] = field(default_factory=list)  # statuses for the next calls, any field
     fail_on: dict[str, list[int]] = field(default_factory=dict)  # root field -> statuses
+    # seconds the next Admin API answers wait, once the call is carried out (past the client's
+    # read timeout: the mutation made, its answer lost)
+    delay_next: list[float] = field(default_factory=list)
     # OAuth (oauth.py): refresh token -> the one it replaced; using a token retires its parent
     refresh_parents: dict[str, str] = field(default_factory=dict)
 
@@ -93,6 +96,18 @@ def create_fake_app(state: FakeShopify) -> Flask:
     app.config["STATE"] = state
     app.register_blueprint(oauth_blueprint, url_prefix="/shops/<shop>")
     app.register_blueprint(admin_blueprint, url_prefix="/shops/<shop>")
+
+    @app.after_request
+    def injected_delay(response: Response) -> Response:
+        """`FakeShop.delay_next`: the next Admin API answers come this many seconds late."""
+        shop = (request.view_args or {}).get("shop")
+        if shop in state.shops and "/admin/api/" in request.path:
+            fake = state.shops[shop]
+            with state.lock:
+                delay = fake.delay_next.pop(0) if fake.delay_next else 0.0
+            time.sleep(delay)
+        return response
+
     return app
 
 

@@ -11,7 +11,9 @@ mutations refuse. It parses queries minimally: the root fields, and each field's
 fields it asked for cannot tell apart.
 
 Fault injection: `FakeShop.fail_next` (statuses for the next calls) and `FakeShop.fail_on`
-(root field -> statuses for its next calls); a 0 lets that call through. Stored shapes:
+(root field -> statuses for its next calls); a 0 lets that call through. `FakeShop.delay_next`
+(seconds) answers the next calls late, after carrying them out (a read timeout: the mutation
+made, its answer lost); see `create_fake_app`. Stored shapes:
 `orders` holds GraphQL order nodes (`order_node`), `delivery_profiles` holds
 `delivery_profile(...)` values.
 """

@@ -30,6 +30,7 @@ import shutil
 import ssl
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -135,6 +136,16 @@ def create_fake_app(store: FakeWooStore) -> Flask:
             return None
         headers = {"Retry-After": "1"} if status == 429 else {}
         return Response("<html><body>Service unavailable</body></html>", status, headers)
+
+    @app.after_request
+    def injected_delay(response: Response) -> Response:
+        """`store.delay_next`: the next REST calls are answered this many seconds late, once
+        their work is done (past the client's read timeout: the change made, its answer lost)."""
+        if request.path.startswith("/wp-json/wc/v3/"):
+            with store.lock:
+                delay = store.delay_next.pop(0) if store.delay_next else 0.0
+            time.sleep(delay)
+        return response
 
     @app.errorhandler(404)
     @app.errorhandler(405)

@@ -127,6 +127,9 @@ class FakeWooStore:
     # "METHOD endpoint" (e.g. "PUT payment_gateways/stripe") -> WP_Errors its next calls
     # answer, as a plugin hooked on rest_pre_dispatch refuses a change before WooCommerce acts
     fail_on: dict[str, list[Any]] = field(default_factory=dict)
+    # seconds the next REST calls' answers wait, after WordPress did the work (a slow host, or
+    # an answer lost to the client's read timeout while the change was made)
+    delay_next: list[float] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)  # "METHOD endpoint" of every REST call
     app_network: dict[str, str] = field(default_factory=dict)  # public origin -> local origin
     auto_approve: bool = True  # wc-auth: the merchant approves unless `approve=0`
