@@ -61,7 +61,7 @@ from parcours.db import Database
 from parcours.demo import simulate
 from parcours.events import SERVER_EVENTS
 from parcours.inbox import pending_count
-from parcours.server import _wait_healthy
+from parcours.server import wait_healthy
 from parcours.standard_webhooks import sign as standard_sign
 
 BACKENDS = ("sqlite", "postgres")
@@ -459,7 +459,7 @@ def run(minutes: float = 10.0, users: int = 20, rate: float = 20.0, backend: str
                             env, server_log)
             worker = _start(["worker"], env, worker_log)
             try:
-                _wait_healthy(f"{base}/healthz", [server, worker], seconds=60)
+                wait_healthy(f"{base}/healthz", [server, worker], seconds=60)
                 sampler = Sampler(db, {"app master": (server.pid, "app worker"),
                                        "job worker": (worker.pid, "job worker child")})
                 sampler.start()

@@ -55,7 +55,7 @@ def run_gunicorn(host: str, port: int, workers: int) -> None:
                  "control_socket_disable": True}).run()
 
 
-def _wait_healthy(url: str, processes: list[subprocess.Popen[bytes]], seconds: float) -> None:
+def wait_healthy(url: str, processes: list[subprocess.Popen[bytes]], seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         for process in processes:
@@ -116,7 +116,7 @@ def run_demo(app: Flask, host: str, port: int, seed: int, shoppers: int) -> None
         subprocess.Popen([*command, "worker"], env=env),
     ]
     try:
-        _wait_healthy(f"{base}/healthz", processes, seconds=60)
+        wait_healthy(f"{base}/healthz", processes, seconds=60)
         now = datetime.now(UTC)
         # Thirty days of history ending now; what would happen after now is left out.
         records = [r for r in simulate(seed, shoppers, start=now - timedelta(days=37), days=30)
