@@ -34,7 +34,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import click
 import requests
 from sqlalchemy import Table, func, select
 
@@ -383,32 +382,3 @@ def ok(report: dict[str, Any]) -> bool:
     return bool(report["lost"] == 0 and report["duplicates_created"] == 0 and report["equal"]
             and report["not_done"] == 0 and report["unexpected_rows"] == 0
             and report["deliveries"]["refused"] == 0)
-
-
-@click.command("scaleout")
-@click.option("--deliveries", default=100_000, show_default=True, type=click.IntRange(min=10),
-              help="deliveries posted, a tenth of them duplicates")
-@click.option("--servers", default=2, show_default=True, type=click.IntRange(min=1),
-              help="`parcours serve` processes (2 gunicorn workers each)")
-@click.option("--workers", default=3, show_default=True, type=click.IntRange(min=1),
-              help="`parcours worker` processes")
-@click.option("--threads", default=16, show_default=True, type=click.IntRange(min=1),
-              help="sender threads")
-@click.option("--database-url", default=DEFAULT_DATABASE_URL, show_default=True,
-              envvar="PARCOURS_BENCH_DATABASE_URL", help="PostgreSQL; created if missing, emptied")
-@click.option("--single-database-url", default=None,
-              help="the single-process run's PostgreSQL (default: the first one + _single)")
-@click.option("--redis-url", default=DEFAULT_REDIS_URL, show_default=True,
-              envvar="PARCOURS_BENCH_REDIS_URL", help="its `parcours` queue is emptied")
-@click.option("--seed", default=1, show_default=True, type=int)
-@click.option("--json", "as_json", is_flag=True, help="JSON output (the only format)")
-def scaleout(deliveries: int, servers: int, workers: int, threads: int, database_url: str,
-             single_database_url: str | None, redis_url: str, seed: int, as_json: bool) -> None:
-    """App servers and workers on PostgreSQL + Redis: every acked delivery processed once, the
-    final state equal to a single process's."""
-    report = run(deliveries=deliveries, servers=servers, workers=workers, threads=threads,
-                 database_url=database_url, single_database_url=single_database_url,
-                 redis_url=redis_url, seed=seed)
-    click.echo(json.dumps(report, indent=2))
-    if not ok(report):
-        sys.exit(1)

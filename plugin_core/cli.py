@@ -16,7 +16,6 @@ from parcours import reports
 from parcours.access import select_stores
 from parcours.accounts import create_store, get_store, remove_store
 from parcours.adapters.base import StoreAccess, adapter_for, adapters
-from parcours.bench.scaleout import scaleout as bench_scaleout
 from parcours.cli_access import COMMANDS as ACCESS_COMMANDS
 from parcours.cli_access import SELECTOR_HELP, STORE_COMMANDS, audit_commands, period_of
 from parcours.cli_config import config
@@ -243,7 +242,38 @@ def bench() -> None:
     """Benchmarks (print JSON)."""
 
 
-bench.add_command(bench_scaleout)  # defined with its options in bench/scaleout.py
+@bench.command("scaleout")
+@click.option("--deliveries", default=100_000, show_default=True, type=click.IntRange(min=10),
+              help="deliveries posted, a tenth of them duplicates")
+@click.option("--servers", default=2, show_default=True, type=click.IntRange(min=1),
+              help="`parcours serve` processes (2 gunicorn workers each)")
+@click.option("--workers", default=3, show_default=True, type=click.IntRange(min=1),
+              help="`parcours worker` processes")
+@click.option("--threads", default=16, show_default=True, type=click.IntRange(min=1),
+              help="sender threads")
+@click.option("--database-url", default=None, envvar="PARCOURS_BENCH_DATABASE_URL",
+              help="PostgreSQL; created if missing, emptied (default: parcours_scaleout on "
+                   "127.0.0.1:5432)")
+@click.option("--single-database-url", default=None,
+              help="the single-process run's PostgreSQL (default: the first one + _single)")
+@click.option("--redis-url", default=None, envvar="PARCOURS_BENCH_REDIS_URL",
+              help="its `parcours` queue is emptied (default: redis://127.0.0.1:6379/9)")
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--json", "as_json", is_flag=True, help="JSON output (the only format)")
+def bench_scaleout(deliveries: int, servers: int, workers: int, threads: int,
+                   database_url: str | None, single_database_url: str | None,
+                   redis_url: str | None, seed: int, as_json: bool) -> None:
+    """App servers and workers on PostgreSQL + Redis: every acked delivery processed once, the
+    final state equal to a single process's."""
+    from parcours.bench.scaleout import ok, run  # not on every `parcours` start
+
+    services = {key: value for key, value in (("database_url", database_url),
+                                              ("redis_url", redis_url)) if value}
+    report = run(deliveries=deliveries, servers=servers, workers=workers, threads=threads,
+                 single_database_url=single_database_url, seed=seed, **services)
+    echo_json(report)
+    if not ok(report):
+        sys.exit(1)
 
 
 @bench.command("engine")

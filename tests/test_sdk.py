@@ -83,14 +83,18 @@ class Live:
         until("the worker to drain the inbox", lambda: pending_count(self.db) == 0, seconds)
 
 
-@pytest.fixture
-def live(database_url: str, tmp_path: Path) -> Iterator[Live]:
-    env, db = custom_store_env(database_url, tmp_path, STORE, SECRET)
+def _serving(database_url: str, folder: Path) -> Iterator[Live]:
+    env, db = custom_store_env(database_url, folder, STORE, SECRET)
     try:
         with parcours_running(env, free_port()) as url:
             yield Live(url, db)
     finally:
         db.engine.dispose()
+
+
+@pytest.fixture
+def live(database_url: str, tmp_path: Path) -> Iterator[Live]:
+    yield from _serving(database_url, tmp_path)
 
 
 @pytest.fixture(scope="module")
@@ -99,12 +103,7 @@ def live_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     folder = tmp_path_factory.mktemp("sdk")
     url = f"sqlite:///{folder / 'parcours.db'}"
     Database(url).upgrade()
-    env, db = custom_store_env(url, folder, STORE, SECRET)
-    try:
-        with parcours_running(env, free_port()) as app:
-            yield Live(app, db)
-    finally:
-        db.engine.dispose()
+    yield from _serving(url, folder)
 
 
 class StandIn:
